@@ -1,0 +1,13 @@
+"Every benchmark script runs and prints its table (in --quick mode: a smoke test, not a measurement)."
+import subprocess, sys
+from pathlib import Path
+import pytest
+
+BENCH = Path(__file__).parent.parent / 'bench'
+
+@pytest.mark.parametrize('script, header', [('overhead.py', 'ratio'), ('mask_update.py', 'passes'),
+                                            ('memory.py', 'bytes/weight'), ('accuracy.py', 'vs dense')])
+def test_bench_quick(script, header):
+    r = subprocess.run([sys.executable, str(BENCH / script), '--quick'], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert header in r.stdout, r.stdout
