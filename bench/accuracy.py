@@ -16,10 +16,11 @@ from sparsify.callback import SparsifyCallback
 from sparsify.data import mnist_sample_dls, digits_dls, small_cnn
 
 
-def run(dls_fn, epochs, sparsity=None, granularity='weight', context='global', seed=0):
+def run(dls_fn, epochs, sparsity=None, granularity='weight', context='global', seed=0, dense=False, exclude=None):
+    "Validation accuracy (%) after training dense (`dense=True`) or with SparsifyCallback"
     set_seed(seed)
     learn = Learner(dls_fn(), small_cnn(), loss_func=nn.CrossEntropyLoss(), metrics=accuracy)
-    cbs = [] if sparsity is None else [SparsifyCallback(sparsity, granularity, context, schedule='agp', verbose=False)]
+    cbs = [] if dense else [SparsifyCallback(sparsity, granularity, context, schedule='agp', exclude=exclude, verbose=False)]
     with learn.no_bar(), learn.no_logging():
         learn.fit_one_cycle(epochs, 1e-2, cbs=cbs)
         return 100 * float(learn.validate()[1])
@@ -33,7 +34,7 @@ def main():
     args = p.parse_args()
     dls_fn = mnist_sample_dls
     if args.quick: dls_fn, args.epochs, args.seeds = digits_dls, 1, 1
-    dense = [run(dls_fn, args.epochs, seed=s) for s in range(args.seeds)]
+    dense = [run(dls_fn, args.epochs, seed=s, dense=True) for s in range(args.seeds)]
     sparse = [run(dls_fn, args.epochs, 0.9, seed=s) for s in range(args.seeds)]
     sd = lambda v: statistics.stdev(v) if len(v) > 1 else 0.0
     print(f"small CNN on {'digits' if args.quick else 'the MNIST sample (4,000 train / 1,000 valid)'}, "
@@ -47,18 +48,9 @@ def main():
     if args.quick: grid = grid[:1]
     print(f"\n{'granularity':<12} {'context':<8} {'sparsity':>8} {'accuracy':>9} {'vs dense':>9}   (seed 0)")
     for g, c, s in grid:
-        kw = {}
-        acc = run(dls_fn, args.epochs, None if g == '2:4' else s, g, c) if g != '2:4' else _nm(dls_fn, args.epochs)
+        # 2:4 implies its sparsity and needs the 1-channel first conv left out
+        acc = run(dls_fn, args.epochs, None, g, c, exclude='0') if g == '2:4' else run(dls_fn, args.epochs, s, g, c)
         print(f"{g:<12} {c:<8} {s:>8.0%} {acc:>9.2f} {acc - dense[0]:>+9.2f}")
-
-
-def _nm(dls_fn, epochs):
-    "2:4 needs the 1-channel first conv left out"
-    set_seed(0)
-    learn = Learner(dls_fn(), small_cnn(), loss_func=nn.CrossEntropyLoss(), metrics=accuracy)
-    with learn.no_bar(), learn.no_logging():
-        learn.fit_one_cycle(epochs, 1e-2, cbs=SparsifyCallback(granularity='2:4', exclude='0', verbose=False))
-        return 100 * float(learn.validate()[1])
 
 
 if __name__ == '__main__': main()
