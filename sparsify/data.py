@@ -13,9 +13,16 @@ from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 
 # %% auto #0
-__all__ = ['tensor_dls', 'digits_dls', 'mnist_sample_dls', 'small_cnn']
+__all__ = ['TensorPairs', 'tensor_dls', 'digits_dls', 'mnist_sample_dls', 'small_cnn']
 
 # %% ../nbs/06_data.ipynb #961cbe5c
+class TensorPairs:
+    "Items `(x[i], y[i])` of two tensors; `new_empty` lets `learn.export()` keep the Learner without its data"
+    def __init__(self, x: torch.Tensor, y: torch.Tensor): self.x, self.y = x, y
+    def __len__(self): return len(self.x)
+    def __getitem__(self, i): return self.x[i], self.y[i]
+    def new_empty(self): return TensorPairs(self.x[:0], self.y[:0])
+
 def tensor_dls(x: torch.Tensor, y: torch.Tensor, bs: int = 64, valid_pct: float = 0.2, seed: int = 42, device=None) -> DataLoaders:
     "fastai `DataLoaders` from image tensors `x` `(n, c, h, w)` and labels `y`, split by a seeded permutation"
     if not 0 < valid_pct < 1: raise ValueError(f"valid_pct={valid_pct}: must be in (0, 1)")
@@ -23,8 +30,8 @@ def tensor_dls(x: torch.Tensor, y: torch.Tensor, bs: int = 64, valid_pct: float 
     idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
     n_valid = int(round(valid_pct * len(x)))
     tr, va = idx[n_valid:], idx[:n_valid]
-    train = DataLoader(list(zip(x[tr], y[tr])), bs=bs, shuffle=True, drop_last=True)
-    valid = DataLoader(list(zip(x[va], y[va])), bs=2 * bs)
+    train = DataLoader(TensorPairs(x[tr], y[tr]), bs=bs, shuffle=True, drop_last=True)
+    valid = DataLoader(TensorPairs(x[va], y[va]), bs=2 * bs)
     return DataLoaders(train, valid, device=device)
 
 def digits_dls(bs: int = 64, valid_pct: float = 0.2, seed: int = 42, device=None) -> DataLoaders:

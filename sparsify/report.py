@@ -15,20 +15,23 @@ __all__ = ['sparsity_report', 'format_report', 'plot_layer_sparsity', 'mask_imag
 
 # %% ../nbs/04_report.ipynb #1641d07b
 def sparsity_report(sparsifier: Sparsifier, total: bool = True) -> pd.DataFrame:
-    "One row per sparsified layer, plus a `total` row weighted by parameters"
+    "One row per sparsified layer, plus a `total` row weighted by parameters; the layers set aside (frozen, tied, empty) are in `.attrs['skipped']`"
     df = pd.DataFrame(sparsifier.layer_stats())
     if total:
         p = df.params.sum()
         df = pd.concat([df, pd.DataFrame([dict(layer='total', type='', shape='', granularity=str(sparsifier.granularity),
                         target=sparsifier.target, achieved=(df.achieved * df.params).sum() / p,
                         nonzeros=df.nonzeros.sum(), params=p, mask_bytes=df.mask_bytes.sum())])], ignore_index=True)
+    df.attrs['skipped'] = dict(sparsifier.skipped)
     return df
 
 def format_report(df: pd.DataFrame) -> str:
-    "The report as a fixed-width table, sparsities in percent"
+    "The report as a fixed-width table, sparsities in percent, then the layers set aside and why"
     out = df.drop(columns=['mask_bytes']).copy()
     for c in ('target', 'achieved'): out[c] = out[c].map(lambda v: '—' if v is None or v != v else f'{100 * v:.2f}%')
-    return out.to_string(index=False)
+    skipped = df.attrs.get('skipped') or {}
+    return out.to_string(index=False) + ''.join(f"\nnot sparsified: {n!r}, {why}" for n, why in skipped.items())
+
 
 # %% ../nbs/04_report.ipynb #e28414be
 def plot_layer_sparsity(report, ax=None, title: str | None = None):

@@ -12,8 +12,9 @@ from functools import partial
 from typing import Callable
 
 # %% auto #0
-__all__ = ['one_cycle', 'schedules', 'ScheduleFn', 'schedule_fn', 'one_shot', 'lin', 'cos', 'agp', 'logistic', 'get_schedule',
-           'check_schedule_fn', 'progress_at_step', 'check_sparsity', 'Schedule', 'Gradual', 'Cubic', 'OneShot']
+__all__ = ['one_cycle', 'schedules', 'DEFAULT_WINDOW', 'ScheduleFn', 'schedule_fn', 'one_shot', 'lin', 'cos', 'agp', 'logistic',
+           'get_schedule', 'check_schedule_fn', 'check_sparsity', 'Plan', 'progress_at_step', 'check_fit_plan',
+           'Schedule', 'Gradual', 'Cubic', 'OneShot']
 
 # %% ../nbs/02_schedules.ipynb #43f76598
 class ScheduleFn:
@@ -70,28 +71,91 @@ def get_schedule(spec) -> ScheduleFn:
     raise TypeError(f"schedule must be a name, a function pos -> fraction or a step schedule; got {type(spec).__name__}")
 
 def check_schedule_fn(fn, n: int = 101):
-    "Raise `ValueError` if `fn` leaves [0, 1], returns NaN, or does not start at 0 (checked on `n` points)"
+    "Raise `ValueError` unless `fn` starts at 0, never decreases, stays in [0, 1] and ends at 1 (checked on `n` points)"
+    prev = 0.0
     for i in range(n):
         p = i / (n - 1)
         try: v = float(fn(p))
         except Exception as e: raise ValueError(f"schedule {fn!r} failed at pos={p}: {e!r}") from e
         if not (0.0 <= v <= 1.0): raise ValueError(f"schedule {fn!r} returned {v} at pos={p}; a schedule returns a fraction of the target in [0, 1]")
-    if float(fn(0.0)) != 0.0: raise ValueError(f"schedule {fn!r} returned {fn(0.0)} at pos=0; it must start at 0 (use initial_sparsity for a head start)")
+        if i == 0 and v != 0.0: raise ValueError(f"schedule {fn!r} returned {v} at pos=0; it must start at 0 (use initial_sparsity for a head start)")
+        if v < prev - 1e-9: raise ValueError(f"schedule {fn!r} decreases ({prev:g} then {v:g} at pos={p}); pruned weights stay pruned, so a schedule never goes down")
+        prev = v
+    if abs(prev - 1.0) > 1e-6: raise ValueError(f"schedule {fn!r} returned {prev:g} at pos=1; it must end at 1 (the whole target)")
+
 
 # %% ../nbs/02_schedules.ipynb #39e71aec
-def progress_at_step(step: int, start_step: int, end_step: int, frequency: int = 1, fn=lin) -> float:
-    "Fraction of the target at `step`: 0 before `start_step`, `fn` on the update grid, 1 from `end_step` on"
-    if step < start_step: return 0.0
-    if step >= end_step: return 1.0
-    grid = start_step + (step - start_step) // frequency * frequency
-    return get_schedule(fn)((grid - start_step) / (end_step - start_step))
-
 def check_sparsity(name: str, v) -> float:
-    "`v` as a float if it is a sparsity (a fraction of zeros in [0, 1), not NaN), else `ValueError` naming `name` and `v`"
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v) or not 0 <= v < 1:
-        raise ValueError(f"{name}={v!r}: a sparsity is a fraction of zeros in [0, 1)")
-    return float(v)
+    "`v` as a float if it is a sparsity (a real number in [0, 1): a fraction of zeros), else `ValueError` naming `name` and `v`"
+    if isinstance(v, (bool, str, bytes)) or not hasattr(v, '__float__') or getattr(v, 'ndim', 0) != 0:
+        raise ValueError(f"{name}={v!r}: a sparsity is a number, the fraction of zeros in [0, 1)")
+    f = float(v)
+    if math.isnan(f) or not 0 <= f < 1: raise ValueError(f"{name}={v!r}: a sparsity is the fraction of zeros, in [0, 1)")
+    return f
 
+def _check_steps(**kw):
+    for k, v in kw.items():
+        if not isinstance(v, int) or isinstance(v, bool): raise ValueError(f"{k}={v!r}: must be an integer number of steps")
+
+@dataclass
+class Plan:
+    "When the target moves during one fit: progress `fn` over the window `[start_step, end_step]`, on a grid of `every` steps, from `initial` to the target"
+    fn: Callable = lin
+    start_step: int = 0
+    end_step: int = 0
+    every: int = 1
+    initial: float = 0.0
+    def progress(self, step: int) -> float:
+        "Fraction of the way from `initial` to the target at `step`: 0 before the window, `fn` on the grid inside it, 1 from `end_step` on"
+        if step < self.start_step: return 0.0
+        if step >= self.end_step: return 1.0
+        grid = self.start_step + (step - self.start_step) // self.every * self.every
+        return get_schedule(self.fn)((grid - self.start_step) / (self.end_step - self.start_step))
+    def target(self, final, step: int):
+        "Sparsity at `step`: `initial + (final - initial) * progress(step)`, per key when `final` is a per-layer dict"
+        p = self.progress(step)
+        at = lambda f: self.initial + (f - self.initial) * p
+        return {k: at(v) for k, v in final.items()} if isinstance(final, dict) else at(final)
+    @classmethod
+    def for_fit(cls, schedule, n_steps: int, start=None, end=None, initial_sparsity=None, update_every=None, n_updates: int = 50) -> Plan:
+        "The plan of a fit of `n_steps` training steps, from a schedule function with a window given as fractions of training, or from a step schedule"
+        sched = check_fit_plan(schedule, start, end, initial_sparsity, update_every)
+        if _is_step_schedule(sched): return sched.plan()
+        s, e = DEFAULT_WINDOW[0] if start is None else start, DEFAULT_WINDOW[1] if end is None else end
+        t0, t1 = round(float(s) * n_steps), round(float(e) * n_steps)
+        every = update_every or max(2, math.ceil((t1 - t0) / n_updates))
+        return cls(sched, t0, t1, every, 0.0 if initial_sparsity is None else float(initial_sparsity))
+
+def progress_at_step(step: int, start_step: int, end_step: int, frequency: int = 1, fn=lin) -> float:
+    "Fraction of the target at `step`: 0 before `start_step`, `fn` on the update grid, 1 from `end_step` on (`Plan.progress`)"
+    return Plan(fn, start_step, end_step, frequency).progress(step)
+
+
+# %% ../nbs/02_schedules.ipynb #525ab313
+DEFAULT_WINDOW = (0.0, 0.75)
+
+def _is_step_schedule(s) -> bool: return hasattr(s, 'plan') and not isinstance(s, ScheduleFn)
+
+def check_fit_plan(schedule, start=None, end=None, initial_sparsity=None, update_every=None):
+    "Raise `ValueError` if the arguments of a fit's plan cannot work together; return the schedule function or step schedule"
+    if _is_step_schedule(schedule):
+        given = {k: v for k, v in dict(start=start, end=end, initial_sparsity=initial_sparsity, update_every=update_every).items() if v is not None}
+        if given: raise ValueError(f"{', '.join(f'{k}={v!r}' for k, v in given.items())}: a {type(schedule).__name__} carries its own steps "
+                                   "(start_step, end_step, frequency, initial_sparsity); give them to it, or use a schedule function such as 'agp'")
+        schedule.validate()
+        return schedule
+    fn = get_schedule(schedule)
+    check_schedule_fn(fn)
+    s, e = DEFAULT_WINDOW[0] if start is None else start, DEFAULT_WINDOW[1] if end is None else end
+    if not all(hasattr(v, '__float__') and not isinstance(v, (bool, str)) for v in (s, e)) or not 0 <= float(s) <= float(e) <= 1:
+        raise ValueError(f"start={start!r}, end={end!r}: the window is a pair of fractions of training with 0 <= start <= end <= 1")
+    if initial_sparsity is not None: check_sparsity('initial_sparsity', initial_sparsity)
+    if update_every is not None and (not isinstance(update_every, int) or isinstance(update_every, bool) or update_every < 1):
+        raise ValueError(f"update_every={update_every!r}: must be a whole number of steps >= 1 (or None for about 50 updates per window, at most every other step)")
+    return fn
+
+
+# %% ../nbs/02_schedules.ipynb #ca399a81
 @dataclass
 class Schedule:
     "Sparsity at each step: `fn` over the window `[start_step, end_step]`, changing only every `frequency` steps"
@@ -104,9 +168,7 @@ class Schedule:
     def __post_init__(self): self.validate()
     def validate(self):
         "Raise `ValueError` naming the field and value if the config cannot work"
-        for f in ('start_step', 'end_step', 'frequency'):
-            v = getattr(self, f)
-            if not isinstance(v, int) or isinstance(v, bool): raise ValueError(f"{f}={v!r}: must be an integer number of steps")
+        _check_steps(start_step=self.start_step, end_step=self.end_step, frequency=self.frequency)
         if self.start_step < 0: raise ValueError(f"start_step={self.start_step}: must be >= 0")
         if self.end_step < self.start_step: raise ValueError(f"end_step={self.end_step} is before start_step={self.start_step}")
         if self.frequency < 1: raise ValueError(f"frequency={self.frequency}: must be >= 1 step")
@@ -115,11 +177,12 @@ class Schedule:
         if self.initial_sparsity > self.final_sparsity:
             raise ValueError(f"initial_sparsity={self.initial_sparsity} is above final_sparsity={self.final_sparsity}")
         check_schedule_fn(get_schedule(self.fn))
+    def plan(self) -> Plan:
+        "This schedule as a `Plan`"
+        return Plan(get_schedule(self.fn), self.start_step, self.end_step, self.frequency, float(self.initial_sparsity))
     def sparsity_at_step(self, step: int) -> float:
         "Target sparsity at training step `step`"
-        if step < self.start_step: return self.initial_sparsity
-        frac = progress_at_step(step, self.start_step, self.end_step, self.frequency, self.fn)
-        return self.initial_sparsity + (self.final_sparsity - self.initial_sparsity) * frac
+        return self.plan().target(float(self.final_sparsity), step)
     def plot(self, ax=None, n_steps: int | None = None, **kwargs):
         "Plot the sparsity against the step"
         return _plot_steps(self, ax, n_steps or int(self.end_step * 1.2) + 1, 'sparsity', **kwargs)
@@ -143,9 +206,12 @@ class OneShot:
         "Raise `ValueError` if `step` is not a non-negative integer"
         if not isinstance(self.step, int) or isinstance(self.step, bool) or self.step < 0:
             raise ValueError(f"step={self.step!r}: must be an integer >= 0")
+    def plan(self) -> Plan:
+        "This schedule as a `Plan`: an empty window at `step`"
+        return Plan(one_shot, self.step, self.step, 1, 0.0)
     def sparsity_at_step(self, step: int) -> float:
         "1.0 (the whole target) from `step` on, else 0.0"
-        return 1.0 if step >= self.step else 0.0
+        return self.plan().progress(step)
     def plot(self, ax=None, n_steps: int | None = None, **kwargs):
         "Plot the multiplier against the step"
         return _plot_steps(self, ax, n_steps or int(self.step * 1.5) + 2, 'multiplier of target', **kwargs)
@@ -157,3 +223,4 @@ def _plot_steps(sched, ax, last, ylabel, **kwargs):
     ax.step(list(steps), [sched.sparsity_at_step(s) for s in steps], where='post', label=type(sched).__name__, **kwargs)
     ax.set_xlabel('step'); ax.set_ylabel(ylabel); ax.grid(alpha=0.3)
     return ax
+
