@@ -130,7 +130,15 @@ def group_scores(group, criteria='large_final', names: dict | None = None, gener
                          f"has no {'affine BatchNorm' if bn else 'conv or linear layer'} to score its channels")
     return total / members
 
-# %% ../nbs/09_structural.ipynb #a6c3e1cb
+# %% ../nbs/09_structural.ipynb #45a9360d
+def _check_plan(speedup, criteria, context, max_fraction, round_to):
+    if not speedup >= 1: raise ValueError(f"speedup={speedup}: must be ≥ 1 (base MACs ÷ pruned MACs)")
+    if context not in ('local', 'global'): raise ValueError(f"context={context!r}: use 'local' or 'global'")
+    if not 0 < max_fraction < 1: raise ValueError(f"max_fraction={max_fraction}: the most of a group's channels that may go, in (0, 1)")
+    if round_to is not None and (not isinstance(round_to, int) or round_to < 1): raise ValueError(f"round_to={round_to!r}: a positive int or None")
+    if criteria != 'bn_scale': get_criterion(criteria)
+
+# %% ../nbs/09_structural.ipynb #c783929a
 class StructuralPruner:
     "The channel groups of `model` from one Torch-Pruning `DependencyGraph`: list, score, mask and remove them"
     def __init__(self, model: nn.Module, example_inputs, ignored_layers=None, seed: int = 0):
@@ -150,8 +158,12 @@ class StructuralPruner:
     def channels(self) -> dict:
         "Current number of channels of each prunable group, by root layer name"
         return {n: self.DG.get_out_channels(m) for n, (m, _) in self.roots.items()}
-    def macs(self) -> int: return count_macs(self.model, self.example_inputs)[0]
-    def speedup(self) -> float: return self.base_macs / self.macs()
+    def macs(self) -> int:
+        "MACs of the model now, on the example inputs"
+        return count_macs(self.model, self.example_inputs)[0]
+    def speedup(self) -> float:
+        "Base MACs ÷ MACs now"
+        return self.base_macs / self.macs()
     def history(self) -> list:
         "Torch-Pruning's pruning history as plain lists and ints (replayable by `DependencyGraph.load_pruning_history`)"
         return [[n, bool(o), [int(i) for i in idxs]] for n, o, idxs in self.DG.pruning_history()]
@@ -172,108 +184,93 @@ class StructuralPruner:
         "Channel scores of every group (`group_scores`), by root layer name"
         return {n: group_scores(self.group(n), criteria, self.names, self.generator) for n in self.roots}
 
-# %% ../nbs/09_structural.ipynb #80999dfe
-from fastcore.basics import patch
+    def mask(self, layer, idxs) -> dict:
+        "Zero channels `idxs` of `layer`'s group (producers' rows, biases, BatchNorm γ and β, consumers' input slices); returns keep-masks by parameter name"
+        g = self.group(layer, idxs)
+        if why := _unsupported(g, self.names, mask=True): raise ValueError(f"layer={layer!r}: cannot mask its group exactly: {why}")
+        masks = {}
+        with torch.no_grad():
+            for it in g.items:
+                m = it.dep.target.module
+                if not _real(m): continue
+                kind, idx = _kind(self.DG, it.dep.handler), torch.as_tensor(it.idxs, dtype=torch.long)
+                for pn, p in m.named_parameters(recurse=False):
+                    d = _dim(m, pn, kind, p.ndim)
+                    if d is None: continue
+                    keep = torch.ones(p.shape[d], dtype=torch.bool, device=p.device)
+                    keep[idx.to(p.device)] = False
+                    keep = keep.view([-1 if i == d else 1 for i in range(p.ndim)])
+                    p.mul_(keep)
+                    key = f'{self.names[m]}.{pn}'
+                    masks[key] = masks[key] & keep if key in masks else keep
+        return masks
 
-# %% ../nbs/09_structural.ipynb #ce092266
-@patch
-def mask(self: StructuralPruner, layer, idxs) -> dict:
-    "Zero channels `idxs` of `layer`'s group (producers' rows, biases, BatchNorm γ and β, consumers' input slices); returns keep-masks by parameter name"
-    g = self.group(layer, idxs)
-    if why := _unsupported(g, self.names, mask=True): raise ValueError(f"layer={layer!r}: cannot mask its group exactly: {why}")
-    masks = {}
-    with torch.no_grad():
+    def remove(self, layer, idxs, opt=None) -> dict:
+        "Remove channels `idxs` of `layer`'s group; re-point `opt` (if given) with its state sliced; returns old param → (new, slicer)"
+        g = self.group(layer, idxs)
+        cuts = {}
         for it in g.items:
-            m = it.dep.target.module
-            if not _real(m): continue
-            kind, idx = _kind(self.DG, it.dep.handler), torch.as_tensor(it.idxs, dtype=torch.long)
-            for pn, p in m.named_parameters(recurse=False):
-                d = _dim(m, pn, kind, p.ndim)
-                if d is None: continue
-                keep = torch.ones(p.shape[d], dtype=torch.bool, device=p.device)
-                keep[idx.to(p.device)] = False
-                keep = keep.view([-1 if i == d else 1 for i in range(p.ndim)])
-                p.mul_(keep)
-                key = f'{self.names[m]}.{pn}'
-                masks[key] = masks[key] & keep if key in masks else keep
-    return masks
+            if _real(m := it.dep.target.module): cuts.setdefault(m, {})[_kind(self.DG, it.dep.handler)] = set(it.idxs)
+        before = {(m, pn): p for m in cuts for pn, p in m.named_parameters(recurse=False)}
+        training = self.model.training
+        g.prune()
+        self.model.train(training)
+        changes = {}
+        for (m, pn), old in before.items():
+            new = getattr(m, pn)
+            if new is old: continue
+            keeps = {}
+            for d in range(old.ndim):
+                if old.shape[d] == new.shape[d]: continue
+                kind = next((k for k in ('out', 'in') if _dim(m, pn, k, old.ndim) == d), None)
+                keep = [i for i in range(old.shape[d]) if i not in cuts[m].get(kind, ())]
+                if len(keep) != new.shape[d]: raise RuntimeError(f"{self.names[m]}.{pn}: Torch-Pruning cut dim {d} to {new.shape[d]}, not to {len(keep)}")
+                keeps[d] = torch.tensor(keep)
+            sl = _slicer(keeps)
+            if not torch.equal(sl(old.detach()), new.detach()):
+                raise RuntimeError(f"{self.names[m]}.{pn}: Torch-Pruning kept other entries than its group's indices say; refusing to slice optimizer state")
+            changes[old] = (new, sl)
+        if opt is not None: repoint_optimizer(opt, changes)
+        return changes
 
-@patch
-def remove(self: StructuralPruner, layer, idxs, opt=None) -> dict:
-    "Remove channels `idxs` of `layer`'s group; re-point `opt` (if given) with its state sliced; returns old param → (new, slicer)"
-    g = self.group(layer, idxs)
-    cuts = {}
-    for it in g.items:
-        if _real(m := it.dep.target.module): cuts.setdefault(m, {})[_kind(self.DG, it.dep.handler)] = set(it.idxs)
-    before = {(m, pn): p for m in cuts for pn, p in m.named_parameters(recurse=False)}
-    training = self.model.training
-    g.prune()
-    self.model.train(training)
-    changes = {}
-    for (m, pn), old in before.items():
-        new = getattr(m, pn)
-        if new is old: continue
-        keeps = {}
-        for d in range(old.ndim):
-            if old.shape[d] == new.shape[d]: continue
-            kind = next((k for k in ('out', 'in') if _dim(m, pn, k, old.ndim) == d), None)
-            keep = [i for i in range(old.shape[d]) if i not in cuts[m].get(kind, ())]
-            if len(keep) != new.shape[d]: raise RuntimeError(f"{self.names[m]}.{pn}: Torch-Pruning cut dim {d} to {new.shape[d]}, not to {len(keep)}")
-            keeps[d] = torch.tensor(keep)
-        sl = _slicer(keeps)
-        if not torch.equal(sl(old.detach()), new.detach()):
-            raise RuntimeError(f"{self.names[m]}.{pn}: Torch-Pruning kept other entries than its group's indices say; refusing to slice optimizer state")
-        changes[old] = (new, sl)
-    if opt is not None: repoint_optimizer(opt, changes)
-    return changes
+    def plan(self, fraction: float, criteria='large_final', context='local', max_fraction=0.9, round_to=None) -> dict:
+        "Channels to remove for `fraction` of the channels, lowest scores first, per group ('local') or across groups ('global')"
+        cur, sc = self.channels(), self.scores(criteria)
+        room = {n: c - max(1, math.ceil((1 - max_fraction) * self.initial[n])) for n, c in cur.items()}   # removable under the ceiling
+        if context == 'local': n_rm = {n: max(0, min(round(fraction * c), room[n])) for n, c in cur.items()}
+        else:
+            names = list(cur)
+            norm = torch.cat([sc[n] / sc[n].abs().mean().clamp_min(1e-12) for n in names])
+            owner = [n for n in names for _ in range(cur[n])]
+            n_rm, k = dict.fromkeys(names, 0), round(fraction * sum(cur.values()))
+            for j in torch.argsort(norm, stable=True).tolist():
+                if k == 0: break
+                if n_rm[owner[j]] < room[owner[j]]: n_rm[owner[j]] += 1; k -= 1
+        if round_to:
+            for n, c in cur.items():
+                keep = (c - n_rm[n]) // round_to * round_to
+                if c - keep > room[n]: keep = c - room[n] + (-(c - room[n])) % round_to   # round up instead of passing the ceiling
+                n_rm[n] = max(0, min(c - keep, room[n]))
+        return {n: sorted(torch.argsort(sc[n], stable=True)[:k].tolist()) for n, k in n_rm.items() if k > 0}
 
-# %% ../nbs/09_structural.ipynb #d0c1866f
-def _check_plan(speedup, criteria, context, max_fraction, round_to):
-    if not speedup >= 1: raise ValueError(f"speedup={speedup}: must be ≥ 1 (base MACs ÷ pruned MACs)")
-    if context not in ('local', 'global'): raise ValueError(f"context={context!r}: use 'local' or 'global'")
-    if not 0 < max_fraction < 1: raise ValueError(f"max_fraction={max_fraction}: the most of a group's channels that may go, in (0, 1)")
-    if round_to is not None and (not isinstance(round_to, int) or round_to < 1): raise ValueError(f"round_to={round_to!r}: a positive int or None")
-    if criteria != 'bn_scale': get_criterion(criteria)
+    def prune_to(self, speedup: float, criteria='large_final', context='local', max_fraction=0.9, round_to=None,
+                 opt=None, max_iters: int = 50) -> float:
+        "Remove channels, a fraction at a time, until base MACs ÷ MACs ≥ `speedup`; returns the speed-up reached"
+        _check_plan(speedup, criteria, context, max_fraction, round_to)
+        target, macs, floor = self.base_macs / speedup, self.macs(), 0.0
+        for _ in range(max_iters):
+            if macs <= target: return self.base_macs / macs
+            frac = min(0.5, max(1 - math.sqrt(target / macs), floor))   # MACs fall about quadratically with the channels
+            todo = self.plan(frac, criteria, context, max_fraction, round_to)
+            if not todo:
+                if frac >= 0.5: raise RuntimeError(f"speedup={speedup} cannot be reached: every group is at its ceiling max_fraction={max_fraction} "
+                                                   f"(reached {self.base_macs / macs:.2f}×)")
+                floor = min(0.5, 2 * frac + 0.01); continue
+            for n, idxs in todo.items(): self.remove(n, idxs, opt)
+            macs = self.macs()
+        raise RuntimeError(f"speedup={speedup} not reached after {max_iters} removals (reached {self.base_macs / macs:.2f}×)")
 
-@patch
-def plan(self: StructuralPruner, fraction: float, criteria='large_final', context='local', max_fraction=0.9, round_to=None) -> dict:
-    "Channels to remove for `fraction` of the channels, lowest scores first, per group ('local') or across groups ('global')"
-    cur, sc = self.channels(), self.scores(criteria)
-    room = {n: c - max(1, math.ceil((1 - max_fraction) * self.initial[n])) for n, c in cur.items()}   # removable under the ceiling
-    if context == 'local': n_rm = {n: max(0, min(round(fraction * c), room[n])) for n, c in cur.items()}
-    else:
-        names = list(cur)
-        norm = torch.cat([sc[n] / sc[n].abs().mean().clamp_min(1e-12) for n in names])
-        owner = [n for n in names for _ in range(cur[n])]
-        n_rm, k = dict.fromkeys(names, 0), round(fraction * sum(cur.values()))
-        for j in torch.argsort(norm, stable=True).tolist():
-            if k == 0: break
-            if n_rm[owner[j]] < room[owner[j]]: n_rm[owner[j]] += 1; k -= 1
-    if round_to:
-        for n, c in cur.items():
-            keep = (c - n_rm[n]) // round_to * round_to
-            if c - keep > room[n]: keep = c - room[n] + (-(c - room[n])) % round_to   # round up instead of passing the ceiling
-            n_rm[n] = max(0, min(c - keep, room[n]))
-    return {n: sorted(torch.argsort(sc[n], stable=True)[:k].tolist()) for n, k in n_rm.items() if k > 0}
-
-@patch
-def prune_to(self: StructuralPruner, speedup: float, criteria='large_final', context='local', max_fraction=0.9, round_to=None,
-             opt=None, max_iters: int = 50) -> float:
-    "Remove channels, a fraction at a time, until base MACs ÷ MACs ≥ `speedup`; returns the speed-up reached"
-    _check_plan(speedup, criteria, context, max_fraction, round_to)
-    target, macs, floor = self.base_macs / speedup, self.macs(), 0.0
-    for _ in range(max_iters):
-        if macs <= target: return self.base_macs / macs
-        frac = min(0.5, max(1 - math.sqrt(target / macs), floor))   # MACs fall about quadratically with the channels
-        todo = self.plan(frac, criteria, context, max_fraction, round_to)
-        if not todo:
-            if frac >= 0.5: raise RuntimeError(f"speedup={speedup} cannot be reached: every group is at its ceiling max_fraction={max_fraction} "
-                                               f"(reached {self.base_macs / macs:.2f}×)")
-            floor = min(0.5, 2 * frac + 0.01); continue
-        for n, idxs in todo.items(): self.remove(n, idxs, opt)
-        macs = self.macs()
-    raise RuntimeError(f"speedup={speedup} not reached after {max_iters} removals (reached {self.base_macs / macs:.2f}×)")
-
+# %% ../nbs/09_structural.ipynb #929a6b64
 def prune_to_speedup(model: nn.Module, example_inputs, speedup: float = 2.0, steps: int = 1, criteria='large_final', context='local',
                      max_fraction: float = 0.9, ignored_layers=None, round_to: int | None = None) -> StructuralPruner:
     "Remove channels of `model` in `steps` steps (each to an intermediate target) until base MACs ÷ MACs ≥ `speedup`"
@@ -283,7 +280,7 @@ def prune_to_speedup(model: nn.Module, example_inputs, speedup: float = 2.0, ste
     for k in range(1, steps + 1): p.prune_to(speedup ** (k / steps), criteria, context, max_fraction, round_to)
     return p
 
-# %% ../nbs/09_structural.ipynb #f913c009
+# %% ../nbs/09_structural.ipynb #668d6389
 class PruneCallback(Callback):
     "Prune channels while training, in `steps` prunes spread from `start` to `end` (fractions of training), to `speedup`× fewer MACs"
     run_valid = False
@@ -318,7 +315,7 @@ class PruneCallback(Callback):
             print(f"PruneCallback: MACs {p.base_macs:,} → {p.macs():,} ({p.speedup():.2f}×), "
                   f"params {p.base_params:,} → {sum(q.numel() for q in self.learn.model.parameters()):,}")
 
-# %% ../nbs/09_structural.ipynb #7ce069c3
+# %% ../nbs/09_structural.ipynb #9d07824d
 def save_pruned(model: nn.Module, path, pruner: StructuralPruner):
     "Save `model`'s weights with `pruner`'s history, so `load_pruned` can rebuild the smaller architecture (`weights_only=True` safe)"
     x = pruner.example_inputs
