@@ -10,5 +10,9 @@ from sparsify.sparsifier import Sparsifier, nearest_counts, find_layers, scan_la
 from sparsify.report import sparsity_report, format_report, plot_layer_sparsity, plot_mask, mask_image, plot_accuracy_vs_sparsity
 from sparsify.callback import SparsifyCallback, resolve_target, unwrap_model
 from sparsify.data import digits_dls, mnist_sample_dls, tensor_dls, TensorPairs, small_cnn
+from sparsify.measure import (count_macs, remaining_macs, nonzeros, size_on_disk, measure_latency, compression_report,
+                              format_compression, plot_compression)
+from sparsify.structural import (StructuralPruner, prune_to_speedup, PruneCallback, save_pruned, load_pruned, group_scores,
+                                 repoint_optimizer, build_graph, resolve_layers, default_ignored)
 
 __all__ = [n for n in dir() if not n.startswith('_')]
