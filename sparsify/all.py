@@ -8,6 +8,8 @@ from sparsify.schedules import (ScheduleFn, schedule_fn, one_shot, lin, cos, agp
 from sparsify.sparsifier import Sparsifier, keep_lowest, bounded_counts, find_layers, round_half_down, DEFAULT_LAYERS
 from sparsify.report import sparsity_report, format_report, plot_layer_sparsity, plot_mask, mask_image, plot_accuracy_vs_sparsity
 from sparsify.callback import SparsifyCallback, unwrap_model
+from sparsify.regularize import (RegularizeCallback, REGULARIZERS, BN_LAYERS, group_norms, l1_grad, group_lasso_grad,
+                                 growing_grad)
 from sparsify.data import digits_dls, mnist_sample_dls, tensor_dls, small_cnn
 
 __all__ = [n for n in dir() if not n.startswith('_')]
