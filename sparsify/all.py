@@ -14,5 +14,7 @@ from sparsify.measure import (count_macs, remaining_macs, nonzeros, size_on_disk
                               format_compression, plot_compression)
 from sparsify.structural import (StructuralPruner, prune_to_speedup, PruneCallback, save_pruned, load_pruned, group_scores,
                                  repoint_optimizer, build_graph, resolve_layers, default_ignored)
+from sparsify.regularize import (RegularizeCallback, REGULARIZERS, BN_LAYERS, group_norms, l1_grad, group_lasso_grad,
+                                 growing_grad)
 
 __all__ = [n for n in dir() if not n.startswith('_')]
