@@ -1,7 +1,13 @@
-"""Training overhead of SparsifyCallback: epoch time with the callback ÷ dense epoch time, per built-in schedule.
+"""Training overhead of SparsifyCallback, per built-in schedule and for two run lengths.
 
-torchvision resnet18 (random init, 10 classes), batch 64, synthetic images; dense and sparse runs are
-interleaved in one process so machine noise hits both alike. Prints a table; `--quick` is a smoke run.
+torchvision resnet18 (random init, 10 classes), batch 64, 32x32 synthetic images, 50% global weight sparsity,
+the callback's defaults otherwise (window [0, 0.75], about 50 mask updates). Dense and sparse fits are interleaved
+in one process so that machine noise hits both alike; medians over `--reps`. Two figures per schedule:
+- wall ratio: fit time with the callback / dense fit time (noisy on a shared machine);
+- in-callback: 1 + (time spent inside the callback's own events) / dense fit time: the callback's cost, which
+  noise can hardly move. Its parts are printed too: mask updates (count, median ms each) and re-applying the masks
+  after each optimizer step (median ms per step).
+Prints one table per run length; `--quick` is a smoke run.
 """
 import argparse, statistics, time
 import torch
@@ -13,66 +19,78 @@ from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from sparsify.callback import SparsifyCallback
 from sparsify.schedules import schedules
+from sparsify.data import TensorPairs
 
+EVENTS = ('before_fit', 'before_train', 'before_batch', 'after_step', 'after_fit', '_finish')
 
 class TimedSparsify(SparsifyCallback):
-    "SparsifyCallback that adds up the wall time spent in its own events (mask updates and re-application)"
-    def __init__(self, *args, **kwargs): super().__init__(*args, **kwargs); self.spent = 0.0
+    "SparsifyCallback that adds up the wall time spent in its own events, per event"
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs); self.spent = {e: [] for e in EVENTS}
     def _timed(self, event):
-        t0 = time.perf_counter(); getattr(super(), event)(); self.spent += time.perf_counter() - t0
+        t0 = time.perf_counter(); getattr(super(), event)(); self.spent[event].append(time.perf_counter() - t0)
     def before_fit(self): self._timed('before_fit')
+    def before_train(self): self._timed('before_train')
     def before_batch(self): self._timed('before_batch')
     def after_step(self): self._timed('after_step')
     def after_fit(self): self._timed('after_fit')
+    def _finish(self): self._timed('_finish')
 
 
 def make_learner(n_batches, bs, size, seed=0):
     torch.manual_seed(seed)
-    x = torch.randn(n_batches * bs, 3, size, size)
-    y = torch.randint(0, 10, (n_batches * bs,))
-    dls = DataLoaders(DataLoader(list(zip(x, y)), bs=bs, shuffle=True, drop_last=True),
-                      DataLoader(list(zip(x[:bs], y[:bs])), bs=bs))
+    x, y = torch.randn(n_batches * bs, 3, size, size), torch.randint(0, 10, (n_batches * bs,))
+    dls = DataLoaders(DataLoader(TensorPairs(x, y), bs=bs, shuffle=True, drop_last=True), DataLoader(TensorPairs(x[:bs], y[:bs]), bs=bs))
     return Learner(dls, torchvision.models.resnet18(num_classes=10), loss_func=nn.CrossEntropyLoss())
 
 
-def timed_fit(cb, args):
-    learn = make_learner(args.batches, args.bs, args.size)
+def timed_fit(cb, n_batches, epochs, args):
+    learn = make_learner(n_batches, args.bs, args.size)
     with learn.no_bar(), learn.no_logging():
         t0 = time.perf_counter()
-        learn.fit(args.epochs, 1e-3, cbs=[cb] if cb else [])
-        return (time.perf_counter() - t0) / args.epochs, cb
+        learn.fit(epochs, 1e-3, cbs=[cb] if cb else [])
+        return time.perf_counter() - t0
+
+
+def run_length(steps, args):
+    epochs = 2 if steps >= 20 else 1
+    n_batches = steps // epochs
+    configs = {'dense': None} | dict(schedules)
+    fit_s = {k: [] for k in configs}
+    inside, upd_ms, apply_ms, n_upd = {}, {}, {}, {}
+    timed_fit(None, n_batches, 1, args)                                # warm-up: first-use costs out of the figures
+    for rep in range(args.reps):
+        for name in (list(configs) if rep % 2 == 0 else list(reversed(configs))):
+            cb = None if configs[name] is None else TimedSparsify(args.sparsity, 'weight', 'global', schedule=configs[name], verbose=False)
+            fit_s[name].append(timed_fit(cb, n_batches, epochs, args))
+            if cb is None: continue
+            inside.setdefault(name, []).append(sum(sum(v) for v in cb.spent.values()))
+            n_upd[name] = len(cb.history)
+            b = sorted(cb.spent['before_batch'], reverse=True)[:max(1, len(cb.history))]     # the update steps are the slow ones
+            upd_ms.setdefault(name, []).append(1e3 * statistics.median(b))
+            apply_ms.setdefault(name, []).append(1e3 * statistics.median(cb.spent['after_step'][-steps // 4:]))
+    dense = statistics.median(fit_s['dense'])
+    print(f"\n{steps} steps ({epochs} epochs x {n_batches} batches): resnet18, batch {args.bs}, {args.size}x{args.size} images, "
+          f"{args.sparsity:.0%} global weight sparsity, {torch.get_num_threads()} threads, median of {args.reps} interleaved runs")
+    print(f"{'schedule':<10} {'fit s':>8} {'wall ratio':>11} {'in-callback':>12} {'updates':>8} {'ms/update':>10} {'ms/re-apply':>12}")
+    print(f"{'dense':<10} {dense:>8.2f} {1:>11.3f} {'-':>12} {'-':>8} {'-':>10} {'-':>12}")
+    for name in schedules:
+        t = statistics.median(fit_s[name])
+        print(f"{name:<10} {t:>8.2f} {t / dense:>11.3f} {1 + statistics.median(inside[name]) / dense:>12.4f} {n_upd[name]:>8} "
+              f"{statistics.median(upd_ms[name]):>10.1f} {statistics.median(apply_ms[name]):>12.2f}")
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument('--batches', type=int, default=20, help='batches per epoch')
-    p.add_argument('--epochs', type=int, default=2)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--lengths', default='200,1000', help='run lengths in training steps, comma-separated')
     p.add_argument('--bs', type=int, default=64)
-    p.add_argument('--size', type=int, default=64, help='image size')
+    p.add_argument('--size', type=int, default=32, help='image size')
+    p.add_argument('--sparsity', type=float, default=0.5)
     p.add_argument('--reps', type=int, default=3)
     p.add_argument('--quick', action='store_true')
     args = p.parse_args()
-    if args.quick: args.batches, args.epochs, args.bs, args.size, args.reps = 3, 1, 8, 32, 1
-    configs = {'dense': None} | {name: s for name, s in schedules.items()}
-    times = {k: [] for k in configs}
-    updates, inside = {}, {}
-    for rep in range(args.reps):
-        order = list(configs) if rep % 2 == 0 else list(reversed(configs))
-        for name in order:
-            cb = None if configs[name] is None else TimedSparsify(0.9, 'weight', 'global', schedule=configs[name], verbose=False)
-            t, cb = timed_fit(cb, args)
-            times[name].append(t)
-            if cb: updates[name] = len(cb.history); inside.setdefault(name, []).append(cb.spent / args.epochs)
-    dense = statistics.median(times['dense'])
-    print(f"resnet18, batch {args.bs}, {args.size}x{args.size} images, {args.batches} batches x {args.epochs} epochs, "
-          f"{torch.get_num_threads()} threads, median of {args.reps} interleaved runs; 90% global weight sparsity")
-    print("ratio = median epoch with the callback / median dense epoch (wall clock, noisy); in-callback = time spent inside\n"
-          "the callback's events per epoch (mask updates + re-applying masks) / median dense epoch: its own cost, free of noise")
-    print(f"{'schedule':<10} {'s/epoch':>9} {'ratio':>7} {'in-callback':>12} {'mask updates':>13}")
-    print(f"{'dense':<10} {dense:>9.3f} {1:>7.3f} {'-':>12} {'-':>13}")
-    for name in schedules:
-        t, own = statistics.median(times[name]), statistics.median(inside[name])
-        print(f"{name:<10} {t:>9.3f} {t / dense:>7.3f} {1 + own / dense:>12.4f} {updates[name]:>13}")
+    if args.quick: args.lengths, args.bs, args.size, args.reps = '4,8', 8, 32, 1
+    for steps in (int(s) for s in args.lengths.split(',')): run_length(steps, args)
 
 
 if __name__ == '__main__': main()
