@@ -6,64 +6,121 @@ Docs: https://sparsify-dev.github.io/fastai-sparsify/cli.html.md"""
 
 # %% ../nbs/07_cli.ipynb #94e9b594
 from __future__ import annotations
-import argparse, contextlib, sys
+import argparse, re, sys, warnings
 from pathlib import Path
 import torch
+import torch.nn.functional as F
 from torch import nn
-from fastai.learner import Learner
-from fastai.metrics import accuracy
-from fastai.callback.schedule import fit_one_cycle  # adds Learner.fit_one_cycle
-from fastai.callback.progress import ProgressCallback  # adds Learner.no_bar
-from .callback import SparsifyCallback
-from .criteria import criteria as CRITERIA
-from .granularity import granularities as GRANULARITIES
-from .schedules import schedules as SCHEDULES
-from .report import format_report, plot_accuracy_vs_sparsity
-from .data import digits_dls, small_cnn
+with warnings.catch_warnings():   # importing fastai warns that `torch.jit.script` is deprecated: nothing a CLI user can act on
+    warnings.filterwarnings('ignore', r'`torch\.jit\.script` is deprecated', FutureWarning)
+    from fastai.learner import Learner
+    from fastai.metrics import accuracy
+    from fastai.torch_core import set_seed
+    from fastai.callback.schedule import fit_one_cycle  # adds Learner.fit_one_cycle
+    from fastai.callback.progress import ProgressCallback  # adds Learner.no_bar
+    from sparsify.callback import SparsifyCallback
+    from sparsify.criteria import criteria as CRITERIA
+    from sparsify.granularity import (granularities as GRANULARITIES, get_granularity, weight_granularity, DimGranularity,
+                                      CONV_LAYERS, CONV_TRANSPOSE_LAYERS)
+    from sparsify.schedules import schedules as SCHEDULES
+    from sparsify.sparsifier import Sparsifier, find_layers
+    from sparsify.report import format_report, plot_accuracy_vs_sparsity
+    from sparsify.data import digits_dls, tensor_dls, small_cnn
 
 # %% auto #0
-__all__ = ['CLIError', 'make_dls', 'arch_fn', 'make_model', 'train_one', 'cmd_train', 'cmd_sweep', 'main']
+__all__ = ['DEFAULT_SPARSITY', 'LRS', 'CLIError', 'check_folder', 'digits_rgb_dls', 'make_dls', 'check_dls', 'arch_fn',
+           'make_model', 'unfit_layers', 'make_callback', 'prepare', 'train_one', 'cmd_train', 'cmd_sweep', 'main']
 
 # %% ../nbs/07_cli.ipynb #4598ca1b
 class CLIError(Exception):
-    "A bad option or input: printed as one line, exit status 2"
+    "A bad option or input, found before any training: printed as one line, exit status 2"
+
+DEFAULT_SPARSITY = 0.9
+LRS = {'small CNN': 1e-2, 'torchvision': 1e-3}   # default learning rates (Adam, one cycle) that train from scratch
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    "Shows each option's default, but not the None/False of options that are off unless given"
+    def _get_help_string(self, action):
+        return action.help if action.default is None or action.default is False else super()._get_help_string(action)
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='sparsify', description='Sparsify a neural network while it trains (fastai).')
     sub = p.add_subparsers(dest='command', required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument('--data', type=Path, help='image folder (default: scikit-learn digits, shipped with the package)')
-    common.add_argument('--arch', default=None, help='torchvision architecture for --data, e.g. resnet18 (default: a small CNN)')
-    common.add_argument('--granularity', default='weight', help=f"{', '.join(GRANULARITIES)}, N:M (e.g. 2:4) or block:RxC")
-    common.add_argument('--context', default='global', choices=['local', 'global'])
-    common.add_argument('--criteria', default='large_final', choices=list(CRITERIA))
-    common.add_argument('--schedule', default='agp', choices=list(SCHEDULES))
-    common.add_argument('--epochs', type=int, default=8)
-    common.add_argument('--lr', type=float, default=1e-2)
-    common.add_argument('--bs', type=int, default=64)
-    common.add_argument('--size', type=int, default=64, help='image size for --data')
-    common.add_argument('--seed', type=int, default=0)
+    common.add_argument('--data', type=Path, help='image folder, one subfolder per class, or train/ and valid/ subfolders '
+                        '(default: scikit-learn digits, shipped with the package)')
+    common.add_argument('--arch', help='torchvision architecture, e.g. resnet18, random weights (default: a small CNN)')
+    common.add_argument('--granularity', default='weight', help=f"{', '.join(GRANULARITIES)}, N:M (e.g. 2:4) or block:RxC; "
+                        'layers it cannot cut stay dense (and are named)')
+    common.add_argument('--context', choices=['local', 'global'], help='rank weights within each layer or across layers '
+                        '(default: global; local for N:M)')
+    common.add_argument('--criteria', default='large_final', choices=list(CRITERIA), help='what to prune (lowest scores first)')
+    common.add_argument('--schedule', default='agp', choices=list(SCHEDULES), help='how the sparsity ramps up')
+    common.add_argument('--exclude', action='append', metavar='NAMES', help='layers left dense: names or regexes, '
+                        'comma-separated or repeated (e.g. --exclude 0,13)')
+    common.add_argument('--epochs', type=int, default=8, help='epochs of each training run')
+    common.add_argument('--lr', type=float, help=f"learning rate (default: {LRS['small CNN']:g} for the small CNN, "
+                        f"{LRS['torchvision']:g} for --arch)")
+    common.add_argument('--bs', type=int, default=64, help='batch size')
+    common.add_argument('--size', type=int, help='image size (default: 64 for --data; 32 for the 8x8 digits with --arch)')
+    common.add_argument('--seed', type=int, default=0, help='seed of every random generator: same seed, same results')
     common.add_argument('--out', type=Path, default=Path('sparsify_out'), help='folder for the model, report and plots')
     common.add_argument('--no-baseline', action='store_true', help='skip the dense baseline')
-    common.add_argument('--quiet', action='store_true', help='no progress bar')
-    t = sub.add_parser('train', parents=[common], help='sparsify one model and print the report')
-    t.add_argument('--sparsity', type=float, default=0.9, help='fraction of weights zeroed, in [0, 1)')
-    s = sub.add_parser('sweep', parents=[common], help='accuracy against sparsity')
-    s.add_argument('--sparsities', default='0.5,0.7,0.8,0.9,0.95', help='comma-separated fractions')
+    common.add_argument('--quiet', action='store_true', help='print the results only: no progress bar, no table per epoch')
+    t = sub.add_parser('train', parents=[common], formatter_class=_HelpFormatter, help='sparsify one model and print the report')
+    t.add_argument('--sparsity', type=float, help=f'fraction of weights zeroed, in [0, 1) (default: {DEFAULT_SPARSITY}; '
+                   'for N:M the sparsity 1-N/M it implies)')
+    s = sub.add_parser('sweep', parents=[common], formatter_class=_HelpFormatter, help='accuracy against sparsity')
+    s.add_argument('--sparsities', default='0.5,0.7,0.8,0.9,0.95', help='comma-separated fractions of weights zeroed')
     return p
 
 # %% ../nbs/07_cli.ipynb #66eb0c5d
+def _has_split(path: Path) -> bool: return (path / 'train').is_dir() and (path / 'valid').is_dir()
+def _source(args) -> str: return f'--data {args.data}' if args.data is not None else 'the digits'
+
+def check_folder(path: Path):
+    "Raise `CLIError` naming `path` and what to change unless it holds readable images in two or more class subfolders"
+    from fastai.data.transforms import get_image_files
+    from PIL import Image
+    if not path.is_dir(): raise CLIError(f"--data {path}: not a folder")
+    files = get_image_files(path)
+    if not files: raise CLIError(f"--data {path}: no images in it; put them in one subfolder per class ({path}/cat/1.jpg, {path}/dog/1.jpg, ...)")
+    for f in files:
+        try:
+            with Image.open(f) as im: im.verify()
+        except Exception as e: raise CLIError(f"--data {path}: cannot read {f} as an image ({type(e).__name__}); fix or remove it") from None
+    roots = (path / 'train', path / 'valid') if _has_split(path) else (path,)
+    if loose := [f for f in files if f.parent in roots]:
+        where = sorted({str(f.parent) for f in loose})
+        raise CLIError(f"--data {path}: {len(loose)} images sit directly in {' and '.join(where)}, not in a class subfolder; "
+                       f"put them in one subfolder per class ({where[0]}/cat/, {where[0]}/dog/, ...)")
+    if len(classes := sorted({f.parent.name for f in files})) < 2:
+        raise CLIError(f"--data {path}: one class ({classes[0]}); a classifier needs two or more: one subfolder of images per class")
+
+def digits_rgb_dls(bs: int = 64, size: int = 32, seed: int = 42):
+    "The digits as 3-channel `size`×`size` images, the input torchvision models expect (the 8×8 originals shrink to nothing in them)"
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    x = torch.tensor(d.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    x = F.interpolate(x, size=(size, size), mode='bilinear', align_corners=False).expand(-1, 3, -1, -1).contiguous()
+    return tensor_dls(x, torch.tensor(d.target, dtype=torch.long), bs, seed=seed)
+
 def make_dls(args):
-    "The embedded digits, or an image folder read like `ImageDataLoaders.from_folder`"
-    if args.data is None: return digits_dls(bs=args.bs, seed=42)
-    if not args.data.is_dir(): raise CLIError(f"--data {args.data}: not a folder")
+    "The embedded digits (3-channel `--size` images for `--arch`), or the image folder `--data` read like `ImageDataLoaders.from_folder`"
+    if args.data is None: return digits_dls(bs=args.bs, seed=42) if args.arch is None else digits_rgb_dls(args.bs, args.size)
     from fastai.vision.data import ImageDataLoaders
     from fastai.vision.augment import Resize
-    has_split = (args.data / 'train').is_dir() and (args.data / 'valid').is_dir()
-    try:
-        kw = dict(valid_pct=None) if has_split else dict(valid_pct=0.2, seed=42)
-        return ImageDataLoaders.from_folder(args.data, item_tfms=Resize(args.size), bs=args.bs, **kw)
-    except Exception as e: raise CLIError(f"--data {args.data}: could not read an image folder ({e})") from e
+    kw = dict(valid_pct=None) if _has_split(args.data) else dict(valid_pct=0.2, seed=42)
+    try: return ImageDataLoaders.from_folder(args.data, item_tfms=Resize(args.size), bs=args.bs, **kw)
+    except Exception as e: raise CLIError(f"--data {args.data}: could not read an image folder ({_one_line(e)})") from e
+
+def check_dls(args, dls):
+    "Raise `CLIError` unless `dls` makes at least one training batch and has validation images"
+    n_train, n_valid = len(dls.train_ds), len(dls.valid_ds)
+    if len(dls.train) == 0:
+        raise CLIError(f"{_source(args)}: its {n_train} training images do not fill one batch of --bs {args.bs}: "
+                       f"use --bs {max(1, n_train // 2)} or less, or add images")
+    if n_valid == 0: raise CLIError(f"{_source(args)}: no validation images: add images (a fifth are held out) or a valid/ subfolder")
 
 def arch_fn(name: str):
     "The torchvision model builder called `name`"
@@ -79,24 +136,106 @@ def make_model(args, dls) -> nn.Module:
     if args.arch is None: return small_cnn(n_in, n_out)
     return arch_fn(args.arch)(weights=None, num_classes=n_out)
 
-def train_one(args, sparsity=None, quiet=False):
-    "Train dense (`sparsity=None`) or sparse; return the Learner, the callback and the validation accuracy"
-    torch.manual_seed(args.seed)
+# %% ../nbs/07_cli.ipynb #fbb30341
+def _split(specs) -> list[str]: return [s.strip() for spec in specs or [] for s in spec.split(',') if s.strip()]
+
+def _candidates(model, g, exclude) -> dict[str, nn.Module]:
+    "The layers a `Sparsifier` with granularity `g` would take, before it checks that `g` fits them"
+    types = CONV_LAYERS + CONV_TRANSPOSE_LAYERS if isinstance(g, DimGranularity) and g.conv_only else None
+    return find_layers(model, weight_granularity, types, exclude)
+
+def unfit_layers(model: nn.Module, granularity, exclude=None) -> dict[str, nn.Module]:
+    "The layers `granularity` cannot cut (e.g. 1 input channel for 2:4), by name: the CLI leaves them dense rather than fail"
+    g, unfit = get_granularity(granularity), {}
+    for n, m in _candidates(model, g, exclude).items():
+        try: g.check(m, n)
+        except ValueError: unfit[n] = m
+    return unfit
+
+def _layer(name, m) -> str: return f"{name} ({type(m).__name__} {tuple(m.weight.shape)})"
+
+def _callback(args, sparsity) -> SparsifyCallback:
+    return SparsifyCallback(sparsity, args.granularity, args.context, args.criteria, args.schedule,
+                            exclude=args.exclude or None, seed=args.seed, verbose=False)
+
+def make_callback(args, sparsity, model: nn.Module) -> SparsifyCallback:
+    "The callback of one sparse run, checked against `model` as its `before_fit` will check it: a bad option fails now"
+    cb = _callback(args, sparsity)
+    Sparsifier(model, cb.granularity, cb.context, cb.criteria, cb.layer_type, cb.exclude, cb.min_layer_sparsity,
+               cb.max_layer_sparsity, cb.seed).check_criteria()
+    return cb
+
+def _wanted(args, g) -> list[float | None]:
+    "The sparsities asked for (None: the one N:M implies)"
+    if args.command == 'train': return [args.sparsity if args.sparsity is not None or g.within else DEFAULT_SPARSITY]
+    try: return [float(s) for s in args.sparsities.split(',')]
+    except ValueError: raise CLIError(f"--sparsities {args.sparsities}: expected comma-separated numbers like 0.5,0.9") from None
+
+def prepare(args) -> list[float]:
+    "Check every option and input and fill in the defaults that depend on others, without training; return the target sparsities"
+    for opt in ('epochs', 'bs', 'size'):
+        if (v := getattr(args, opt)) is not None and v < 1: raise CLIError(f"--{opt.replace('_', '-')} {v}: must be >= 1")
+    if args.lr is not None and not args.lr > 0: raise CLIError(f"--lr {args.lr}: must be > 0")
+    if args.arch is not None: arch_fn(args.arch)
+    if args.data is not None: check_folder(args.data)
+    g = get_granularity(args.granularity)
+    args.context = args.context or ('local' if g.within else 'global')
+    args.size = args.size or (32 if args.data is None else 64)
+    args.lr_default = args.lr is None
+    if args.lr is None: args.lr = LRS['small CNN' if args.arch is None else 'torchvision']
+    wanted = _wanted(args, g)
+    set_seed(args.seed, reproducible=True)
     dls = make_dls(args)
-    learn = Learner(dls, make_model(args, dls), loss_func=nn.CrossEntropyLoss(), metrics=accuracy)
-    cb = None if sparsity is None else SparsifyCallback(sparsity, args.granularity, args.context, args.criteria, args.schedule, verbose=False)
-    with (learn.no_bar() if quiet or args.quiet else contextlib.nullcontext()):
-        learn.fit_one_cycle(args.epochs, args.lr, cbs=[cb] if cb else [])
-    with learn.no_bar(): return learn, cb, float(learn.validate()[1])
+    check_dls(args, dls)
+    model = make_model(args, dls)
+    user = _split(args.exclude)
+    args.skipped = unfit_layers(model, g, user)
+    if len(args.skipped) == len(_candidates(model, g, user)):
+        raise CLIError(f"--granularity {g.name}: fits no layer of the model (e.g. {_layer(*next(iter(args.skipped.items())))})")
+    args.exclude = user + [re.escape(n) for n in args.skipped]
+    targets = []
+    for s in wanted:
+        try: targets.append(make_callback(args, s, model).sparsity)
+        except ValueError as e: raise (CLIError(f'--sparsities {args.sparsities}: {e}') if args.command == 'sweep' else e) from None
+    try: args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise CLIError(f"--out {args.out}: cannot create the folder ({e.strerror})") from None
+    return targets
 
 # %% ../nbs/07_cli.ipynb #cc333260
-def cmd_train(args):
-    args.out.mkdir(parents=True, exist_ok=True)
-    dense = None
-    if not args.no_baseline:
-        print('dense baseline:'); _, _, dense = train_one(args)
-    print(f'sparse: {args.sparsity:.0%} {args.granularity} {args.context} {args.criteria} {args.schedule}:')
-    learn, cb, acc = train_one(args, args.sparsity)
+def train_one(args, sparsity=None, quiet=False):
+    "Train from `--seed`, dense (`sparsity=None`) or sparse; return the Learner, the callback and the validation accuracy"
+    set_seed(args.seed, reproducible=True)   # python, numpy and torch: the data order and the initial weights repeat
+    dls = make_dls(args)
+    learn = Learner(dls, make_model(args, dls), loss_func=nn.CrossEntropyLoss(), metrics=accuracy)
+    cb = None if sparsity is None else _callback(args, sparsity)
+    if quiet or args.quiet:
+        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(args.epochs, args.lr, cbs=[cb] if cb else [])
+    else: learn.fit_one_cycle(args.epochs, args.lr, cbs=[cb] if cb else [])
+    with learn.no_bar(): return learn, cb, float(learn.validate()[1])
+
+def _describe(args) -> str:
+    "What the command trains, and with which learning rate"
+    model = 'small CNN' if args.arch is None else args.arch
+    lr = f"lr {args.lr:g}" + (f" (default for {'the small CNN' if args.arch is None else 'torchvision models'}; --lr to change)" if args.lr_default else '')
+    return f"{'digits' if args.data is None else args.data}, {model}, {lr}, {args.epochs} epoch{'s' * (args.epochs > 1)}, bs {args.bs}, seed {args.seed}"
+
+def _print_skipped(args):
+    for n, m in args.skipped.items(): print(f"granularity {args.granularity} does not fit layer {_layer(n, m)}: left dense")
+
+def _dense(args, quiet=False):
+    if not (quiet or args.quiet): print('dense baseline:')
+    acc = train_one(args, quiet=quiet)[2]
+    print(f'dense baseline: accuracy {acc:.2%}')
+    return acc
+
+def cmd_train(args, targets):
+    "Train the dense baseline (unless `--no-baseline`) and the sparse model; print and save the report"
+    sparsity, = targets
+    print(f'sparsify train: {_describe(args)}')
+    _print_skipped(args)
+    dense = None if args.no_baseline else _dense(args)
+    print(f'sparse: {sparsity:.0%} {args.granularity} {args.context} {args.criteria} {args.schedule}' + ('' if args.quiet else ':'))
+    learn, cb, acc = train_one(args, sparsity)
     print(format_report(cb.report))
     line = f'accuracy: sparse {acc:.2%}'
     if dense is not None: line += f', dense {dense:.2%}, delta {100 * (acc - dense):+.2f} points'
@@ -107,14 +246,14 @@ def cmd_train(args):
     cb.plot_schedule().figure.savefig(args.out / 'schedule.png', dpi=100, bbox_inches='tight')
     print(f'saved {args.out}/model.pth, report.csv, schedule.png')
 
-def cmd_sweep(args):
+def cmd_sweep(args, targets):
+    "Train once per target sparsity (quietly) and write the accuracy against sparsity, as a table and a plot"
     import pandas as pd
-    try: sparsities = [float(s) for s in args.sparsities.split(',')]
-    except ValueError: raise CLIError(f"--sparsities {args.sparsities}: expected comma-separated numbers like 0.5,0.9") from None
-    args.out.mkdir(parents=True, exist_ok=True)
-    dense = None if args.no_baseline else train_one(args, quiet=True)[2]
+    print(f'sparsify sweep: {_describe(args)}')
+    _print_skipped(args)
+    dense = None if args.no_baseline else _dense(args, quiet=True)
     rows = []
-    for s in sparsities:
+    for s in targets:
         _, cb, acc = train_one(args, s, quiet=True)
         rows.append(dict(sparsity=s, achieved=float(cb.report.achieved.iloc[-1]), accuracy=acc, dense=dense, granularity=args.granularity))
         print(f"sparsity {s:.0%}: accuracy {acc:.2%}" + (f" (dense {dense:.2%})" if dense is not None else ''))
@@ -125,15 +264,16 @@ def cmd_sweep(args):
     return df
 
 # %% ../nbs/07_cli.ipynb #d44fe673
+def _one_line(e: BaseException) -> str:
+    "The message of `e` on one line, without the 'Exception occured in `X` when calling event `Y`' that fastai puts first"
+    return ' '.join(l.strip() for l in str(e).splitlines() if l.strip() and not l.startswith('Exception occured in'))
+
 def main(argv=None) -> int:
-    "Entry point of the `sparsify` console script"
+    "Entry point of the `sparsify` console script: every option is checked before any training"
     args = _parser().parse_args(argv)
-    try:
-        if args.epochs < 1: raise CLIError(f"--epochs {args.epochs}: must be >= 1")
-        if args.lr <= 0: raise CLIError(f"--lr {args.lr}: must be > 0")
-        if args.arch is not None: arch_fn(args.arch)
-        (cmd_train if args.command == 'train' else cmd_sweep)(args)
-    except (CLIError, ValueError, TypeError, ImportError) as e:
-        print(f'sparsify {args.command}: error: {e}', file=sys.stderr)
+    try: targets = prepare(args)
+    except (CLIError, ValueError, TypeError, ImportError) as e:   # a bad option or input: one line, status 2
+        print(f'sparsify {args.command}: error: {_one_line(e)}', file=sys.stderr)
         return 2
+    (cmd_train if args.command == 'train' else cmd_sweep)(args, targets)   # an error while training keeps its traceback
     return 0

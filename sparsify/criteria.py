@@ -6,6 +6,8 @@ Docs: https://sparsify-dev.github.io/fastai-sparsify/criteria.html.md"""
 
 # %% ../nbs/01_criteria.ipynb #7ce2f996
 from __future__ import annotations
+from types import FunctionType
+from functools import update_wrapper
 import torch
 from torch import nn, Tensor
 
@@ -34,6 +36,7 @@ class Criterion:
         needs = tuple(needs)
         if bad := [n for n in needs if n not in KNOWN_NEEDS]:
             raise ValueError(f"needs={needs!r}: unknown {bad}; a criterion may need {list(KNOWN_NEEDS)}")
+        if isinstance(fn, FunctionType): update_wrapper(self, fn)   # show_doc and help() show fn's name, signature and docstring
         self.fn, self.needs, self.name = fn, needs, name or getattr(fn, '__name__', 'criterion')
     def __call__(self, weight: Tensor, state: LayerState) -> Tensor: return self.fn(weight, state)
     def __repr__(self): return self.name
@@ -47,19 +50,33 @@ def criterion(fn=None, *, needs=(), name=None):
 
 # %% ../nbs/01_criteria.ipynb #aa433461
 @criterion
-def large_final(w, state): return w.abs()
+def large_final(w, state):
+    r"Keep the largest weights (magnitude pruning): score $\lvert w\rvert$"
+    return w.abs()
 @criterion
-def small_final(w, state): return -w.abs()
+def small_final(w, state):
+    r"Keep the smallest weights (a control for `large_final`): score $-\lvert w\rvert$"
+    return -w.abs()
 @criterion(needs=('init',))
-def large_init(w, state): return state.init.abs()
+def large_init(w, state):
+    r"Keep the weights that were largest when sparsification started: score $\lvert w_0\rvert$"
+    return state.init.abs()
 @criterion(needs=('init',))
-def small_init(w, state): return -state.init.abs()
+def small_init(w, state):
+    r"Keep the weights that were smallest when sparsification started: score $-\lvert w_0\rvert$"
+    return -state.init.abs()
 @criterion(needs=('init',))
-def movement(w, state): return (w - state.init).abs()
+def movement(w, state):
+    r"Keep the weights that moved most since sparsification started: score $\lvert w - w_0\rvert$"
+    return (w - state.init).abs()
 @criterion(needs=('init',))
-def signed_movement(w, state): return w * (w - state.init)
+def signed_movement(w, state):
+    r"Keep the weights that moved away from zero (Sanh et al. 2020): score $w\,(w - w_0)$"
+    return w * (w - state.init)
 @criterion
-def random(w, state): return torch.rand(w.shape, generator=state.generator, device=state.generator.device).to(w.device)
+def random(w, state):
+    r"Random scores $U(0,1)$ drawn from the layer's seeded generator: a baseline"
+    return torch.rand(w.shape, generator=state.generator, device=state.generator.device).to(w.device)
 
 # %% ../nbs/01_criteria.ipynb #9395c4d0
 criteria = {c.name: c for c in (large_final, small_final, large_init, small_init, movement, signed_movement, random)}

@@ -8,11 +8,12 @@ Docs: https://sparsify-dev.github.io/fastai-sparsify/schedules.html.md"""
 from __future__ import annotations
 import math
 from dataclasses import dataclass, field
-from functools import partial
+from functools import partial, update_wrapper
+from types import FunctionType
 from typing import Callable
 
 # %% auto #0
-__all__ = ['one_cycle', 'schedules', 'DEFAULT_WINDOW', 'ScheduleFn', 'schedule_fn', 'one_shot', 'lin', 'cos', 'agp', 'logistic',
+__all__ = ['schedules', 'DEFAULT_WINDOW', 'ScheduleFn', 'schedule_fn', 'one_shot', 'lin', 'cos', 'agp', 'logistic', 'one_cycle',
            'get_schedule', 'check_schedule_fn', 'check_sparsity', 'Plan', 'progress_at_step', 'check_fit_plan',
            'Schedule', 'Gradual', 'Cubic', 'OneShot']
 
@@ -20,6 +21,7 @@ __all__ = ['one_cycle', 'schedules', 'DEFAULT_WINDOW', 'ScheduleFn', 'schedule_f
 class ScheduleFn:
     "A schedule `f(pos) -> fraction of the target`, `pos` in [0, 1], that can plot itself"
     def __init__(self, fn: Callable[[float], float], name: str | None = None):
+        if isinstance(fn, FunctionType): update_wrapper(self, fn)   # show_doc and help() show fn's name, signature and docstring
         self.fn, self.name = fn, name or getattr(fn, '__name__', 'schedule')
     def __call__(self, pos: float) -> float: return float(self.fn(pos))
     def __repr__(self): return self.name
@@ -41,13 +43,21 @@ def schedule_fn(fn):
 
 # %% ../nbs/02_schedules.ipynb #967baaf5
 @schedule_fn
-def one_shot(pos): return 1.0 if pos >= 1 else 0.0
+def one_shot(pos):
+    r"The whole target at once when the window closes: $f(p) = 0$ for $p < 1$, $f(1) = 1$"
+    return 1.0 if pos >= 1 else 0.0
 @schedule_fn
-def lin(pos): return pos
+def lin(pos):
+    r"A linear ramp: $f(p) = p$"
+    return pos
 @schedule_fn
-def cos(pos): return 0.5 * (1 - math.cos(math.pi * pos))
+def cos(pos):
+    r"A cosine ramp, slow at both ends: $f(p) = \tfrac12(1-\cos\pi p)$"
+    return 0.5 * (1 - math.cos(math.pi * pos))
 @schedule_fn
-def agp(pos): return 1 - (1 - pos) ** 3
+def agp(pos):
+    r"Automated gradual pruning's cubic ramp (Zhu & Gupta 2017), fast early and gentle near the target: $f(p) = 1-(1-p)^3$"
+    return 1 - (1 - pos) ** 3
 
 def _sigmoid(x): return 1 / (1 + math.exp(-x))
 def _logistic(pos, alpha, beta):
@@ -56,7 +66,10 @@ def _logistic(pos, alpha, beta):
 def logistic(alpha: float = 14., beta: float = 6.) -> ScheduleFn:
     "A logistic ramp $\\sigma(\\alpha p-\\beta)$ rescaled to run exactly from 0 to 1"
     return ScheduleFn(partial(_logistic, alpha=alpha, beta=beta), 'one_cycle')
-one_cycle = logistic()
+@schedule_fn
+def one_cycle(pos):
+    r"The logistic ramp $\sigma(14p-6)$ rescaled to run from 0 to 1 (`logistic()`): slow, then fast, then slow"
+    return _logistic(pos, 14., 6.)
 
 schedules = {s.name: s for s in (one_shot, lin, cos, agp, one_cycle)}
 

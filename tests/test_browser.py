@@ -2,11 +2,14 @@
 
 Builds `_site/` with `tools/build_docs.py` when it is missing or older than the notebooks, serves it on a free
 localhost port and loads the home page, the callback's API page and the first tutorial in headless Chromium:
-`--dump-dom` for the checks, `--screenshot` for a look by eye (saved to `.screenshots/`).
-Skipped where Chromium is not installed (`apt-get install chromium`).
+`--dump-dom` for the checks, `--screenshot` for a look by eye (saved to `.screenshots/`); measures every code block of
+every page in a desktop and a narrow window (none may be cut off). The Chromium tests are skipped where it is not
+installed (`apt-get install chromium`); the check that every internal link and `#anchor` resolves, and that no id
+repeats on a page, reads the built HTML and runs anywhere.
 """
 from __future__ import annotations
-import functools, html, http.server, json, os, re, shutil, subprocess, sys, tempfile, threading, urllib.request
+import collections, functools, html, html.parser, http.server, importlib.util, json, os, re, shutil, subprocess, sys
+import tempfile, threading, urllib.parse, urllib.request
 from pathlib import Path
 
 import pytest
@@ -19,8 +22,8 @@ CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-
                   '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
                   '--hide-scrollbars']
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason='needs Chromium for the headless-browser test '
-                                '(Debian: apt-get install chromium)')
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason='needs Chromium for the headless-browser test '
+                                    '(Debian: apt-get install chromium)')
 
 
 def page_of(nb: Path) -> str:
@@ -63,8 +66,38 @@ def site() -> Path:
     return SITE
 
 
+OVERFLOW_CHECK = '/__overflow_check.html'
+OVERFLOW_PAGE = """<!doctype html><html><body><pre id="result"></pre><script>
+const pages = %s, result = {}, code = 'article div[class*="highlight-"]:not(.output) pre';
+for (const page of pages) {
+  const f = document.createElement('iframe');
+  f.style.cssText = 'width: %dpx; height: 900px; border: 0';
+  f.addEventListener('load', () => {
+    const blocks = [...f.contentDocument.querySelectorAll(code)];
+    result[page] = {blocks: blocks.length,
+                    cut: blocks.filter(b => b.scrollWidth > b.clientWidth + 1).map(b => b.textContent.slice(0, 100))};
+    if (Object.keys(result).length == pages.length) document.getElementById('result').textContent = JSON.stringify(result);
+  });
+  f.src = page;
+  document.body.appendChild(f);
+}
+</script></body></html>"""
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    "Serves the site, and at `OVERFLOW_CHECK?width=W` a page that loads every page in a W-px frame and measures its code blocks"
     def log_message(self, *args): pass
+    def do_GET(self):
+        url = urllib.parse.urlsplit(self.path)
+        if url.path != OVERFLOW_CHECK: return super().do_GET()
+        pages = sorted(p.name for p in Path(self.directory).glob('*.html') if p.name not in ('genindex.html', 'search.html'))
+        width = int(urllib.parse.parse_qs(url.query).get('width', ['1280'])[0])
+        body = (OVERFLOW_PAGE % (json.dumps(pages), width)).encode()
+        self.send_response(200)
+        self.send_header('Content-Type', 'text/html; charset=utf-8')
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
 
 @pytest.fixture(scope='module')
@@ -155,6 +188,7 @@ def check_screenshot(path: Path):
     assert len(data) > 20_000, f'{path} is only {len(data)} bytes: a blank page?'
 
 
+@needs_chromium
 @pytest.mark.parametrize('which', list(PAGES))
 def test_page(which, base_url, home):
     nb = PAGES[which]()
@@ -172,6 +206,84 @@ def test_page(which, base_url, home):
     check_screenshot(shot)
 
 
+@needs_chromium
+def site_url() -> str:
+    "The deployed site's root URL, which nbdev writes into the docs for backticked names (`tools/build_docs.py` knows it)"
+    spec = importlib.util.spec_from_file_location('build_docs', ROOT/'tools'/'build_docs.py')
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.site_url()
+
+
+class _Refs(html.parser.HTMLParser):
+    "The ids (and `<a name>`s) of a page, and the URLs its `href`s and `src`s point at"
+    def __init__(self):
+        super().__init__()
+        self.ids, self.refs = [], []
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get('id'): self.ids.append(a['id'])
+        if tag == 'a' and a.get('name'): self.ids.append(a['name'])
+        for k in ('href', 'src'):
+            if a.get(k): self.refs.append(a[k])
+
+
+def parse_site(site: Path) -> dict[str, _Refs]:
+    pages = {}
+    for p in sorted(site.rglob('*.html')):
+        parser = _Refs()
+        parser.feed(p.read_text(encoding='utf-8'))
+        pages[p.relative_to(site).as_posix()] = parser
+    return pages
+
+
+def broken_refs(site: Path, pages: dict[str, _Refs], url: str) -> list[str]:
+    "Every internal link, anchor and asset of the site that does not resolve, as 'page: ref'"
+    broken = []
+    for page, refs in pages.items():
+        for ref in refs.refs:
+            if url and ref.startswith(url): ref = os.path.relpath(ref[len(url):] or 'index.html', Path(page).parent.as_posix() or '.')
+            parts = urllib.parse.urlsplit(ref)
+            if parts.scheme or parts.netloc or ref.startswith(('mailto:', 'javascript:', 'data:')): continue  # external
+            target = os.path.normpath(os.path.join(os.path.dirname(page), urllib.parse.unquote(parts.path))) if parts.path else page
+            target = Path(target).as_posix()
+            if (site/target).is_dir(): target = f'{target}/index.html'
+            if not (site/target).is_file(): broken.append(f'{page}: {ref} (no file {target})')
+            elif parts.fragment and target in pages and urllib.parse.unquote(parts.fragment) not in pages[target].ids:
+                broken.append(f'{page}: {ref} (no id {parts.fragment!r} in {target})')
+    return broken
+
+
+def test_internal_links_and_anchors_resolve(site):
+    """Every relative link, asset and `#anchor` of every page resolves, and so do the absolute links to the deployed
+    site that nbdev writes for backticked names (mapped onto the built site); no id appears twice on a page"""
+    pages = parse_site(site)
+    assert {'index.html', 'criteria.html', 'schedules.html'} <= set(pages), sorted(pages)
+    broken = broken_refs(site, pages, site_url())
+    assert not broken, f'{len(broken)} broken internal links:\n' + '\n'.join(broken[:40])
+    dups = {page: [i for i, n in collections.Counter(r.ids).items() if n > 1] for page, r in pages.items()}
+    dups = {page: ids for page, ids in dups.items() if ids}
+    assert not dups, f'ids that appear more than once on a page: {dups}'
+    for page, names in [('criteria.html', 'large_final small_final large_init small_init movement signed_movement random'),
+                        ('schedules.html', 'one_shot lin cos agp one_cycle')]:
+        missing = [n for n in names.split() if n not in pages[page].ids]
+        assert not missing, f'{page} has no entry (anchor) for {missing}'
+
+
+@needs_chromium
+@pytest.mark.parametrize('width', [1280, 700])
+def test_code_blocks_fit_their_column(width, base_url, home):
+    "No code block of any page is wider than its column (long lines wrap), on a desktop and a narrow window"
+    dom = chromium(home, f'{base_url}{OVERFLOW_CHECK[1:]}?width={width}', '--virtual-time-budget=20000', '--dump-dom')
+    m = re.search(r'<pre id="result">(.*?)</pre>', dom, re.S)
+    assert m and m[1], 'the overflow check did not finish (pages did not load?)'
+    result = json.loads(html.unescape(m[1]))
+    assert result['index.html']['blocks'] >= 2, result['index.html']            # the README's commands are measured
+    cut = {page: r['cut'] for page, r in result.items() if r['cut']}
+    assert not cut, f'code blocks wider than their column at {width}px (cut off): {cut}'
+
+
+@needs_chromium
 def test_search(base_url, home):
     "Sphinx's search (run by the page's JavaScript) finds the Sparsifier page"
     dom = dump_dom(home, base_url + 'search.html?q=Sparsifier')

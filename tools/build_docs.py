@@ -18,6 +18,7 @@ the notebooks whose names start with `0` under "API", then those starting with `
 """
 from __future__ import annotations
 import argparse, json, os, re, shutil, sys, time
+from html import escape as html_escape
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -203,14 +204,30 @@ def pandoc_slug(text: str) -> str:
     return re.sub(r'^[^a-z]+', '', re.sub(r'\s+', '-', text))
 
 
-def fix_show_doc(md: str, page_id: str = '') -> str:
+def fix_show_doc(md: str, used: set[str] | None = None) -> str:
     """A show_doc output Sphinx renders like Quarto: its `---` rules as HTML (docutils allows no transition inside
-    an output), and nbdev's anchor before each heading, since Sphinx ids differ (`say-hello` vs `say_hello`);
-    no anchor where the page's own H1 already has that id"""
-    def anchor(m):
-        slug = pandoc_slug(m[2])
-        return m[0] if slug == page_id else f'<div id="{slug}"></div>\n\n{m[0]}'
-    return outside_fences(md, lambda text: _re_sd_heading.sub(anchor, _re_rule.sub('<hr class="docutils">', text)))
+    an output), and each `### name` heading as a rubric that carries nbdev's anchor (`say_hello`; Sphinx would make it
+    `say-hello` and add ids of its own), unique on the page as pandoc makes it (`criterion`, then `criterion-1`).
+    `used` holds the ids the page has so far, and gets the new ones."""
+    used = set() if used is None else used
+    def rubric(m):
+        slug = base = pandoc_slug(m[2])
+        n = 0
+        while slug in used: n, slug = n + 1, f'{base}-{n + 1}'
+        used.add(slug)
+        return f'<p class="rubric" id="{slug}">{html_escape(m[2])}</p>\n'
+    return outside_fences(md, lambda text: _re_sd_heading.sub(rubric, _re_rule.sub('<hr class="docutils">', text)))
+
+
+def page_ids(nb) -> set[str]:
+    "The ids Sphinx gives the sections of a notebook's markdown cells (show_doc anchors must not repeat them)"
+    from docutils.nodes import make_id
+    ids = set()
+    for cell in nb.cells:
+        if cell.cell_type != 'markdown': continue
+        prose = re.sub(r'^```.*?^```[^\n]*$', '', cell.source, flags=re.M | re.S)
+        ids |= {make_id(m[1]) for m in re.finditer(r'^#{1,6} +(.+?) *$', prose, re.M)}
+    return ids
 
 
 def outside_fences(md: str, fn) -> str:
@@ -251,7 +268,8 @@ def to_sphinx_nb(path: Path, site_url: str):
     apply_directives(nb)
     nb.cells.insert(0, header_cell(title, fm.get('description')))
     map_markdown(nb, lambda md: local_links(strip_quarto_syntax(md), site_url))
-    map_outputs(nb, lambda md: fix_show_doc(md, page_id=pandoc_slug(title)))
+    used = page_ids(nb)
+    map_outputs(nb, lambda md: fix_show_doc(md, used))
     return nb, page
 
 
