@@ -125,17 +125,30 @@ class SparsifyCallback(Callback):
         model, old = unwrap_model(self.learn.model), self.sparsifier
         layers, _ = scan_layers(model, self.granularity, self.layer_type, self.exclude, self.include_frozen)
         if old is None or old.model is not model or old.layers != layers:
-            new = Sparsifier(model, granularity=self.granularity, context=self.context, criteria=self.criteria, layer_type=self.layer_type,
-                             exclude=self.exclude, min_layer_sparsity=self.min_layer_sparsity, max_layer_sparsity=self.max_layer_sparsity,
-                             seed=self.seed, include_frozen=self.include_frozen)
+            new = self._new_sparsifier(model)
             if old is not None and old.model is model:
                 new.masks.update({n: mk for n, mk in old.masks.items() if old.layers[n] is new.layers.get(n)})
                 for n, st in old.states.items():
                     if n in new.states and st._init is not None: new.states[n]._init = st._init
             self.sparsifier = new
-        self.sparsifier.check_criteria()                                       # a bad criterion fails now, not mid-fit
-        if isinstance(self.sparsity, dict): self.sparsifier._targets(self.sparsity)   # unknown layer names fail now
-        elif self.context == 'global': self.sparsifier.check_bounds(self.sparsity)
+        self._check(self.sparsifier)
+
+    def _new_sparsifier(self, model: nn.Module) -> Sparsifier:
+        return Sparsifier(model, granularity=self.granularity, context=self.context, criteria=self.criteria, layer_type=self.layer_type,
+                          exclude=self.exclude, min_layer_sparsity=self.min_layer_sparsity, max_layer_sparsity=self.max_layer_sparsity,
+                          seed=self.seed, include_frozen=self.include_frozen)
+
+    def _check(self, sp: Sparsifier):
+        "Fail now, not mid-fit: a bad criterion, unknown layer names in a per-layer target, a target out of reach of the layer bounds"
+        sp.check_criteria()
+        if isinstance(self.sparsity, dict): sp._targets(self.sparsity)
+        elif self.context == 'global': sp.check_bounds(self.sparsity)
+
+    def check(self, model: nn.Module) -> Sparsifier:
+        "Check this callback against `model` as a fit will, changing nothing (e.g. before a long run); return the `Sparsifier` it would start from"
+        sp = self._new_sparsifier(unwrap_model(model))
+        self._check(sp)
+        return sp
 
     def _finish(self):
         "After every other callback's `after_fit`: re-apply the masks to the weights the user now holds, then report them"

@@ -23,7 +23,7 @@ with warnings.catch_warnings():   # importing fastai warns that `torch.jit.scrip
     from sparsify.granularity import (granularities as GRANULARITIES, get_granularity, weight_granularity, DimGranularity,
                                       CONV_LAYERS, CONV_TRANSPOSE_LAYERS)
     from sparsify.schedules import schedules as SCHEDULES
-    from sparsify.sparsifier import Sparsifier, find_layers
+    from sparsify.sparsifier import find_layers
     from sparsify.report import format_report, plot_accuracy_vs_sparsity
     from sparsify.data import digits_dls, tensor_dls, small_cnn
 
@@ -161,8 +161,7 @@ def _callback(args, sparsity) -> SparsifyCallback:
 def make_callback(args, sparsity, model: nn.Module) -> SparsifyCallback:
     "The callback of one sparse run, checked against `model` as its `before_fit` will check it: a bad option fails now"
     cb = _callback(args, sparsity)
-    Sparsifier(model, cb.granularity, cb.context, cb.criteria, cb.layer_type, cb.exclude, cb.min_layer_sparsity,
-               cb.max_layer_sparsity, cb.seed).check_criteria()
+    cb.check(model)
     return cb
 
 def _wanted(args, g) -> list[float | None]:
