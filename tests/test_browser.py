@@ -38,7 +38,8 @@ def nb_title(nb: Path) -> str:
     return re.sub(r'[`*]', '', src.splitlines()[0][2:]).strip()
 
 
-def notebooks() -> list[Path]: return sorted(NBS.glob('[!._]*.ipynb'))
+def notebooks() -> list[Path]:
+    return sorted(p for p in NBS.rglob('*.ipynb') if not any(part.startswith(('.', '_')) for part in p.relative_to(NBS).parts))
 
 
 def first_tutorial() -> Path:

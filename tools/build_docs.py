@@ -26,7 +26,7 @@ NBS = ROOT/'nbs'
 BUILD = ROOT/'build'/'docs'
 CONF_DIR = ROOT/'docs'
 ASSET_SUFFIXES = {'.png', '.jpg', '.jpeg', '.gif', '.svg', '.webp'}
-SECTIONS = {'0': 'API', '1': 'Tutorials'}  # first character of a notebook's file name -> sidebar caption
+SECTIONS = {'': 'API', 'tutorials': 'Tutorials'}  # folder of a notebook under nbs/ -> sidebar caption
 OTHER_SECTION = 'More'
 _NBDEV_HINT = 'Found cells containing imports'  # nbdev's warning for each such cell (they run again to render show_doc)
 
@@ -129,8 +129,8 @@ def nbdev_cfg():
 
 
 def notebooks(folder: Path) -> list[Path]:
-    "The notebooks directly in `folder`, sorted, without hidden or underscore-prefixed ones"
-    return sorted(p for p in folder.glob('*.ipynb') if not p.name.startswith(('.', '_')))
+    "The notebooks in `folder` and its subfolders (`tutorials/`), sorted, without hidden or underscore-prefixed files or folders"
+    return sorted(p for p in folder.rglob('*.ipynb') if not any(part.startswith(('.', '_')) for part in p.relative_to(folder).parts))
 
 
 def skip_flags() -> set[str]:
@@ -187,7 +187,8 @@ def process_notebooks(nbs: list[Path], dst: Path, workers: int) -> list[Path]:
     from nbdev.processors import FilterDefaults
     shutil.rmtree(dst, ignore_errors=True)
     dst.mkdir(parents=True)
-    jobs = [(p, dst/p.name, FilterDefaults) for p in nbs]
+    jobs = [(p, dst/p.parent.name/p.name if p.parent.name in SECTIONS else dst/p.name, FilterDefaults) for p in nbs]
+    for _, d, _ in jobs: d.parent.mkdir(parents=True, exist_ok=True)
     os.environ['PYTHONWARNINGS'] = f'ignore:{_NBDEV_HINT}:UserWarning'  # in the worker processes
     with working_directory(ROOT), warnings.catch_warnings():  # the processors read the config of the current dir
         warnings.filterwarnings('ignore', _NBDEV_HINT, UserWarning)
@@ -253,7 +254,7 @@ def toctree_cell(pages: list[tuple[str, str]]):
     "A markdown cell with one hidden toctree per sidebar section, in page order; `pages` holds (file name, page)"
     from nbformat.v4 import new_markdown_cell
     sections: dict[str, list[str]] = {}
-    for fname, page in pages: sections.setdefault(SECTIONS.get(fname[0], OTHER_SECTION), []).append(page)
+    for fname, page in pages: sections.setdefault(SECTIONS.get(Path(fname).parent.name, OTHER_SECTION), []).append(page)
     trees = [f"```{{toctree}}\n:hidden:\n:caption: {cap}\n\n" + '\n'.join(ps) + '\n```' for cap, ps in sections.items()]
     return new_markdown_cell('\n\n'.join(trees))
 
@@ -294,7 +295,7 @@ def write_sources(proc: list[Path], dst: Path, assets: Path) -> list[str]:
     shutil.rmtree(dst, ignore_errors=True)
     dst.mkdir(parents=True)
     url = site_url()
-    nbs = {p.name: to_sphinx_nb(p, url) for p in proc}
+    nbs = {(f'{p.parent.name}/' if p.parent.name in SECTIONS else '') + p.name: to_sphinx_nb(p, url) for p in proc}   # key: folder/name
     pages = [(name, page) for name, (_, page) in nbs.items() if page != 'index']
     if not any(page == 'index' for _, page in nbs.values()): sys.exit('build_docs: no notebook renders to index.html')
     for nb, page in nbs.values():
