@@ -226,7 +226,7 @@ class RecoveryCallback(Callback):
         if self._sc is not None or any(isinstance(c, LRFinder) for c in self.learn.cbs): return   # lr_find does not prune
         scs = [c for c in self.learn.cbs if isinstance(c, SparsifyCallback)]
         if len(scs) != 1: raise ValueError(f"RecoveryCallback watches one SparsifyCallback; this fit has {len(scs)}")
-        self._sc, self._seen, self.rows = scs[0], 0, []
+        self._sc, self._seen, self.rows, self._batches = scs[0], 0, [], None   # the validation set may have changed since the last fit
         self._per_epoch = len(self.dls.train)
         self.n_steps = self.n_epoch * self._per_epoch
         self._maybe_before(self.epoch * self._per_epoch)
