@@ -16,5 +16,7 @@ from sparsify.structural import (StructuralPruner, prune_to_speedup, PruneCallba
                                  repoint_optimizer, build_graph, resolve_layers, default_ignored)
 from sparsify.regularize import (RegularizeCallback, REGULARIZERS, BN_LAYERS, group_norms, l1_grad, group_lasso_grad,
                                  growing_grad)
+from sparsify.rewind import (RewindCallback, load_start, reinit_weights, Ticket, TicketSearch, REWINDS, find_ticket, train_ticket,
+                             plot_tickets, RecoveryCallback)
 
 __all__ = [n for n in dir() if not n.startswith('_')]
