@@ -13,10 +13,12 @@ from sparsify.data import digits_dls, mnist_sample_dls, tensor_dls, TensorPairs,
 from sparsify.measure import (count_macs, remaining_macs, nonzeros, size_on_disk, measure_latency, compression_report,
                               format_compression, plot_compression)
 from sparsify.structural import (StructuralPruner, prune_to_speedup, PruneCallback, save_pruned, load_pruned, group_scores,
-                                 repoint_optimizer, build_graph, resolve_layers, default_ignored)
+                                 repoint_optimizer, build_graph, resolve_layers, default_ignored, rewrap_ddp)
 from sparsify.regularize import (RegularizeCallback, REGULARIZERS, BN_LAYERS, group_norms, l1_grad, group_lasso_grad,
                                  growing_grad)
 from sparsify.rewind import (RewindCallback, load_start, reinit_weights, Ticket, TicketSearch, REWINDS, find_ticket, train_ticket,
                              plot_tickets, RecoveryCallback)
+try: from sparsify.distributed import GlooDistributedDL, distrib_cpu_ctx   # needs accelerate, as fastai.distributed does
+except (ImportError, NameError): pass                                    # fastai.distributed fails with NameError without it
 
 __all__ = [n for n in dir() if not n.startswith('_')]

@@ -86,14 +86,18 @@ class RegularizeCallback(Callback):
 
     def before_fit(self):
         "Find the layers to regularize and the fit's number of steps"
-        model = unwrap_model(self.learn.model)
-        if self.kind == 'growing':
-            self.sparsifier = Sparsifier(model, self.granularity, self.context, self.criteria, self.layer_type, self.exclude, seed=self.seed)
-            self.layers = self.sparsifier.layers
-        else: self.layers = find_layers(model, self.granularity, self.layer_type, self.exclude)
+        self.sparsifier, self.layers = None, {}
+        if self.kind != 'growing': self.layers = find_layers(unwrap_model(self.learn.model), self.granularity, self.layer_type, self.exclude)
         self.n_steps = self.n_epoch * len(self.dls.train)
         self.warmup_steps = round(self.warmup * self.n_steps)
         self.chosen, self.history = None, []
+
+    def before_train(self):
+        "For 'growing', build the Sparsifier that chooses the groups once every `before_fit` has run: a data-parallel wrapper (order 11) has synchronised the weights a criterion may keep as initial ones"
+        if self.kind == 'growing' and self.sparsifier is None:
+            self.sparsifier = Sparsifier(unwrap_model(self.learn.model), self.granularity, self.context, self.criteria, self.layer_type,
+                                         self.exclude, seed=self.seed)
+            self.layers = self.sparsifier.layers
 
     def strength_at(self, step: int) -> float:
         "The coefficient $\\lambda_t$ at training step `step` of the current (or last) fit"

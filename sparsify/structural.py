@@ -9,16 +9,19 @@ from __future__ import annotations
 import math, warnings
 import torch
 from torch import nn, Tensor
+from torch.nn.parallel import DistributedDataParallel
 import torch_pruning as tp
 from torch_pruning.ops import OPTYPE
 from fastcore.basics import store_attr
 from fastai.callback.core import Callback
+from fastai.torch_core import rank_distrib
+from .callback import unwrap_model
 from .criteria import LayerState, get_criterion
 from .measure import count_macs
 
 # %% auto #0
 __all__ = ['resolve_layers', 'default_ignored', 'build_graph', 'repoint_optimizer', 'group_scores', 'StructuralPruner',
-           'prune_to_speedup', 'PruneCallback', 'save_pruned', 'load_pruned']
+           'prune_to_speedup', 'PruneCallback', 'rewrap_ddp', 'save_pruned', 'load_pruned']
 
 # %% ../nbs/09_structural.ipynb #61e576cf
 def _as_list(x): return [] if x is None else list(x) if isinstance(x, (list, tuple, set)) else [x]
@@ -296,24 +299,50 @@ class PruneCallback(Callback):
     def before_fit(self):
         "Count prunes from zero; the pruner (graph, base MACs) is built on the first batch and kept across fits of the same model"
         self.done = 0
-        if self.pruner is not None and self.pruner.model is not self.learn.model: self.pruner = None
+        if self.pruner is not None and self.pruner.model is not unwrap_model(self.learn.model): self.pruner = None
 
     def before_batch(self):
-        "When training passes the next prune point, prune to that step's target and re-point the optimizer"
-        if self.pruner is None: self.pruner = StructuralPruner(self.learn.model, self.x[:1], self.ignored_layers)
+        "When training passes the next prune point, prune to that step's target, re-point the optimizer and rebuild a `DistributedDataParallel` wrapper"
+        if self.pruner is None: self.pruner = StructuralPruner(unwrap_model(self.learn.model), self.x[:1], self.ignored_layers)
+        done = self.done
         while self.done < self.steps and self.pct_train >= self._point(self.done):
             self.done += 1
             self.pruner.prune_to(self.speedup ** (self.done / self.steps), self.criteria, self.context, self.max_fraction,
                                  self.round_to, opt=self.learn.opt)
+        if self.done > done and isinstance(self.learn.model, DistributedDataParallel): self._rewrap()
+
+    def _rewrap(self):
+        "The wrapper fastai's `DistributedTrainer` built holds the removed parameters: replace it (every rank prunes at the same batch)"
+        old = self.learn.model
+        self.learn.model = rewrap_ddp(old)
+        for cb in self.learn.cbs:   # accelerate keeps the wrappers it prepared (DistributedTrainer.accelerator): let go of the old one
+            ms = getattr(getattr(cb, 'accelerator', None), '_models', None)
+            if isinstance(ms, list): ms[:] = [self.learn.model if m is old else m for m in ms]
 
     def after_fit(self):
         "Say what was reached; warn if training ended before the last prune"
         if self.pruner is None: return
         if self.done < self.steps: warnings.warn(f"PruneCallback: training ended after {self.done} of {self.steps} prunes")
-        if self.verbose:
+        if self.verbose and rank_distrib() == 0:   # one line, from the first process of a data-parallel run
             p = self.pruner
             print(f"PruneCallback: MACs {p.base_macs:,} → {p.macs():,} ({p.speedup():.2f}×), "
                   f"params {p.base_params:,} → {sum(q.numel() for q in self.learn.model.parameters()):,}")
+
+# %% ../nbs/09_structural.ipynb #747cd53c
+def rewrap_ddp(ddp: DistributedDataParallel) -> DistributedDataParallel:
+    "A new `DistributedDataParallel` around `ddp.module`, with `ddp`'s settings and communication hooks, for parameters replaced since `ddp` was built"
+    if not isinstance(ddp, DistributedDataParallel): raise TypeError(f"ddp: a DistributedDataParallel wrapper, not a {type(ddp).__name__}")
+    ddp._remove_autograd_hooks()      # the old wrapper stops waiting for gradients of the parameters the model keeps
+    sync = getattr(ddp, 'forward_sync_buffers', getattr(ddp, 'broadcast_buffers', True))
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message='`broadcast_buffers` is deprecated')   # torch ≥ 2.14 when False: kept as the user chose
+        new = type(ddp)(ddp.module, device_ids=ddp.device_ids, output_device=ddp.output_device, dim=ddp.dim,
+                        broadcast_buffers=None if sync else False, process_group=ddp.process_group,
+                        bucket_cap_mb=ddp.bucket_bytes_cap / 2**20, find_unused_parameters=ddp.find_unused_parameters,
+                        gradient_as_bucket_view=ddp.gradient_as_bucket_view, static_graph=ddp.static_graph,
+                        mixed_precision=ddp.mixed_precision)
+    for hook, state in ddp._comm_hooks: new.register_comm_hook(state, hook)
+    return new
 
 # %% ../nbs/09_structural.ipynb #9d07824d
 def save_pruned(model: nn.Module, path, pruner: StructuralPruner):

@@ -1,40 +1,77 @@
-"Run by tests/test_ddp.py under torchrun: train with SparsifyCallback inside DistributedDataParallel on CPU (gloo)."
-import hashlib, json, os, sys
+"""Run by tests/test_ddp.py under `torchrun --nproc_per_node 2`: sparsify's callbacks trained through fastai's own
+`DistributedTrainer` (`learn.distrib_ctx()`, entered by `sparsify.distributed.distrib_cpu_ctx` on CPU processes, gloo).
+
+    torchrun --nproc_per_node 2 tests/ddp_worker.py OUT_DIR    # each rank writes OUT_DIR/rank{N}.json
+    python tests/ddp_worker.py OUT_DIR                         # one process (no launcher): the same cases, for timing
+
+Every case trains a fresh small CNN for two epochs on the same generated data, with a different initialisation on
+every rank (the wrapper must make them equal), and records digests of what the rank ends with and what it printed.
+"""
+import contextlib, hashlib, io, json, sys, time
 import torch
-import torch.distributed as dist
 from torch import nn
 from fastai.callback.core import Callback
+from fastai.callback.progress import ProgressCallback  # adds Learner.no_bar
 from fastai.learner import Learner
-from fastai.data.core import DataLoaders
-from fastai.data.load import DataLoader
+from fastai.torch_core import rank_distrib
 from sparsify.callback import SparsifyCallback
+from sparsify.data import small_cnn, tensor_dls
+from sparsify.distributed import distrib_cpu_ctx
+from sparsify.regularize import RegularizeCallback
+from sparsify.structural import PruneCallback
+
+# (criteria, context) of the SparsifyCallback cases.
+# >>> Add statistics-based criteria here once they exist, e.g. ('taylor', 'global'), ('fisher', 'local'): each pair
+# >>> becomes one more case, checked by tests/test_ddp.py for rank-identical masks and weights and a single report.
+CRITERIA = [('large_final', 'global'), ('random', 'local'), ('movement', 'global')]
+
+CASES = {
+    **{f'sparsify-{c}-{x}': lambda c=c, x=x: SparsifyCallback(0.7, 'weight', x, c, 'cos', update_every=2) for c, x in CRITERIA},
+    'regularize-group': lambda: RegularizeCallback('group', 1e-3, warmup=0.0),
+    'regularize-growing': lambda: RegularizeCallback('growing', 1e-2, delta=1e-3, update_every=2, sparsity=0.5, criteria='movement', warmup=0.0),
+    'prune': lambda: PruneCallback(1.5, steps=1, start=0.5, end=0.5),   # one structural prune at the start of the second epoch
+}
 
 
-class DDPWrap(Callback):
-    "Wrap the model in DistributedDataParallel for the fit (order 11, like fastai's DistributedTrainer)"
-    order = 11
-    def before_fit(self): self.learn.model = nn.parallel.DistributedDataParallel(self.learn.model)
-    def after_fit(self): self.learn.model = self.learn.model.module
+class EpochTimer(Callback):
+    "Wall seconds of every epoch (training and validation), without the set-up of the fit"
+    order = 100
+    def before_fit(self): self.times = []
+    def before_epoch(self): self.t0 = time.perf_counter()
+    def after_epoch(self): self.times.append(time.perf_counter() - self.t0)
 
 
-def main(out, criteria, context):
-    dist.init_process_group('gloo')
-    rank = dist.get_rank()
-    torch.manual_seed(100 + rank)                      # different data and different init on every rank
-    x = torch.randn(128, 1, 8, 8); y = (x.mean((1, 2, 3)) > 0).long()
-    dls = DataLoaders(DataLoader(list(zip(x, y)), bs=16, shuffle=True), DataLoader(list(zip(x[:32], y[:32])), bs=16))
-    model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
-                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2))
-    learn = Learner(dls, model, loss_func=nn.CrossEntropyLoss(), cbs=DDPWrap())
-    cb = SparsifyCallback(0.7, 'weight', context, criteria, 'cos', update_every=2, verbose=False)
-    with learn.no_bar(), learn.no_logging(): learn.fit(2, 1e-2, cbs=cb)
-    h = hashlib.sha256()
-    for n in sorted(cb.sparsifier.masks): h.update(cb.sparsifier.masks[n].numpy().tobytes())
-    w = hashlib.sha256(b''.join(p.detach().numpy().tobytes() for p in model.parameters())).hexdigest()
-    json.dump(dict(masks=h.hexdigest(), weights=w, achieved=cb.sparsifier.achieved()), open(f'{out}/rank{rank}.json', 'w'))
-    dist.destroy_process_group()
+def digest(tensors) -> str: return hashlib.sha256(b''.join(t.detach().contiguous().numpy().tobytes() for t in tensors)).hexdigest()
 
 
-if __name__ == '__main__':
-    from fastai.callback.progress import ProgressCallback  # adds Learner.no_bar
-    main(*sys.argv[1:])
+def run(make_cb, epochs: int = 2) -> dict:
+    torch.manual_seed(0)                                    # the same data on every rank
+    x = torch.randn(256, 1, 8, 8); y = (x.mean((1, 2, 3)) > 0).long()
+    dls = tensor_dls(x, y, bs=16, valid_pct=0.25)
+    torch.manual_seed(100 + rank_distrib())                 # a different initialisation on every rank
+    model = small_cnn(widths=(8, 16))
+    shapes0 = [list(p.shape) for p in model.parameters()]
+    cb, timer = make_cb(), EpochTimer()
+    learn = Learner(dls, model, loss_func=nn.CrossEntropyLoss(), cbs=timer)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed), learn.no_bar(), learn.no_logging(), distrib_cpu_ctx(learn):
+        learn.fit(epochs, 1e-2, cbs=cb)
+    sd = learn.model.state_dict()
+    res = dict(params=digest([p for p in learn.model.parameters()]), state={k: digest([v]) for k, v in sd.items()},
+               printed=printed.getvalue(), epoch_s=timer.times, model_type=type(learn.model).__name__,
+               shapes=[list(p.shape) for p in learn.model.parameters()], shapes0=shapes0,
+               opt_is_model={id(q) for pl in learn.opt.param_lists for q in pl} == {id(q) for q in learn.model.parameters()})
+    if isinstance(cb, SparsifyCallback):
+        sp = cb.sparsifier
+        res.update(masks=digest([sp.masks[n] for n in sorted(sp.masks)]), achieved=sp.achieved(), report=cb.report.to_string())
+    if isinstance(cb, RegularizeCallback): res.update(strengths=[lam for _, lam in cb.history])
+    if isinstance(cb, PruneCallback): res.update(prunes=cb.done)
+    return res
+
+
+def main(out: str):
+    res = {name: run(make) for name, make in CASES.items()}
+    with open(f'{out}/rank{rank_distrib()}.json', 'w') as f: json.dump(res, f, indent=1)
+
+
+if __name__ == '__main__': main(sys.argv[1])

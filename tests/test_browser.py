@@ -50,6 +50,7 @@ PAGES = {  # which page -> the notebook it comes from
     'home': lambda: NBS/'index.ipynb',
     'api': lambda: next(nb for nb in notebooks() if page_of(nb) == 'callback.html'),
     'tutorial': first_tutorial,
+    'distributed': lambda: NBS/'09a_distributed.ipynb',   # "Training on several GPUs or machines"
 }
 
 
@@ -182,6 +183,13 @@ def check_plot(dom: str, base_url: str):
     with urllib.request.urlopen(base_url + pngs[0]) as r: assert r.read(8) == b'\x89PNG\r\n\x1a\n'
 
 
+def check_commands(dom: str):
+    "The launch commands are shown as code"
+    code = '\n'.join(text_of(b) for b in re.findall(r'<pre\b.*?</pre>', article(dom), re.S))
+    for cmd in ('torchrun --nproc_per_node', 'accelerate launch --multi_gpu', 'learn.distrib_ctx()'):
+        assert cmd in code, f'{cmd!r} is not in a code block of the page'
+
+
 def check_screenshot(path: Path):
     data = path.read_bytes()
     assert data[:8] == b'\x89PNG\r\n\x1a\n', f'{path} is not a PNG'
@@ -200,6 +208,7 @@ def test_page(which, base_url, home):
     check_sidebar(dom, page)
     if which == 'api': check_signature(dom)
     if which == 'tutorial': check_plot(dom, base_url)
+    if which == 'distributed': check_commands(dom)
     SHOTS.mkdir(exist_ok=True)
     shot = SHOTS/f'{which}.png'
     shot.unlink(missing_ok=True)
