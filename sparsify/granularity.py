@@ -6,7 +6,7 @@ Docs: https://sparsify-dev.github.io/fastai-sparsify/granularity.html.md"""
 
 # %% ../nbs/00_granularity.ipynb #5759dc63
 from __future__ import annotations
-import re
+import math, re
 import torch
 from torch import nn, Tensor
 
@@ -41,6 +41,10 @@ class Granularity:
     def expand(self, keep: Tensor, module: nn.Module) -> Tensor:
         "A boolean mask that broadcasts against `module.weight`, from one boolean per group"
         raise NotImplementedError
+    def n_groups(self, module: nn.Module) -> int:
+        "How many groups `module.weight` has (this default scores a broadcast zero: no copy of the weight)"
+        w = module.weight
+        return self.group_scores(torch.zeros((), device=w.device).expand(w.shape), module).numel()
     def __repr__(self): return self.name
 
 # %% ../nbs/00_granularity.ipynb #dcad64ff
@@ -66,6 +70,7 @@ class DimGranularity(Granularity):
         red = self.reduced(module)
         return scores.mean(dim=red, keepdim=True) if red else scores
     def expand(self, keep, module): return keep
+    def n_groups(self, module): return math.prod(module.weight.shape[d] for d in self.kept(module))
     def __reduce__(self):   # built-ins pickle by name (their `kept` are lambdas)
         return (get_granularity, (self.name,)) if granularities.get(self.name) is self else (DimGranularity, (self.name, self.kept, self.conv_only))
 
@@ -107,6 +112,7 @@ class NM(Granularity):
                              f"not a multiple of M={self.m}; exclude it or choose another M")
     def group_scores(self, scores, module):
         return scores.movedim(layer_dims(module)[1], -1).reshape(-1, self.m)
+    def n_groups(self, module): return module.weight.numel()   # weights are ranked one by one inside each group of M
     def expand(self, keep, module):
         i = layer_dims(module)[1]
         moved = module.weight.movedim(i, -1).shape
@@ -128,6 +134,9 @@ class Block(Granularity):
         if r % self.rows or c % self.cols:
             raise ValueError(f"granularity {self.name!r}: layer {name!r} ({_layer_kind(module)}) is a {r}x{c} matrix, "
                              f"not divisible into {self.rows}x{self.cols} blocks; exclude it or choose another block")
+    def n_groups(self, module):
+        r, c = self._matrix(module)
+        return (r // self.rows) * (c // self.cols)
     def group_scores(self, scores, module):
         r, c = self._matrix(module)
         return scores.reshape(r // self.rows, self.rows, c // self.cols, self.cols).mean(dim=(1, 3))

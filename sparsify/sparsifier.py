@@ -171,7 +171,7 @@ class Sparsifier:
         "Per layer (in order): number of groups, weights per group, floor and ceiling in groups"
         g, rows = self.granularity, []
         for n, m in self.layers.items():
-            n_groups = g.group_scores(torch.empty_like(m.weight, device='meta'), m).numel()
+            n_groups = g.n_groups(m)
             lo = math.ceil(self.floors[n] * floor_scale * n_groups - 1e-9)
             hi = math.floor(self.ceilings[n] * n_groups + 1e-9)
             if lo > hi: raise ValueError(f"layer {n!r} has {n_groups} groups: min_layer_sparsity={self.floors[n]:g} needs at least {lo} pruned, "
