@@ -43,9 +43,16 @@ def default_ignored(model: nn.Module) -> list[nn.Module]:
     "The layers kept whole by default: the model's last `nn.Linear` (its classifier), if it has one"
     return [m for m in model.modules() if isinstance(m, nn.Linear)][-1:]
 
+def _plain(x):
+    "Example inputs as plain tensors: Torch-Pruning mis-traces tensor subclasses such as fastai's `TensorImage` (a BatchNorm falls out of its group)"
+    if isinstance(x, Tensor): return x.as_subclass(Tensor)
+    if isinstance(x, (list, tuple)): return type(x)(_plain(t) for t in x)
+    if isinstance(x, dict): return {k: _plain(v) for k, v in x.items()}
+    return x
+
 def build_graph(model: nn.Module, example_inputs) -> tp.DependencyGraph:
     "Torch-Pruning's `DependencyGraph` of `model` traced on `example_inputs` (the model's mode is kept); refuses parameters it cannot prune"
-    training = model.training
+    training, example_inputs = model.training, _plain(example_inputs)
     try:
         with torch.enable_grad(): DG = tp.DependencyGraph().build_dependency(model, example_inputs, verbose=False)
     finally: model.train(training)
@@ -145,7 +152,7 @@ def _check_plan(speedup, criteria, context, max_fraction, round_to):
 class StructuralPruner:
     "The channel groups of `model` from one Torch-Pruning `DependencyGraph`: list, score, mask and remove them"
     def __init__(self, model: nn.Module, example_inputs, ignored_layers=None, seed: int = 0):
-        self.model, self.example_inputs = model, example_inputs
+        self.model, self.example_inputs = model, _plain(example_inputs)
         self.ignored = default_ignored(model) if ignored_layers is None else resolve_layers(model, ignored_layers)
         self.DG = build_graph(model, example_inputs)
         self.names = {m: n for n, m in model.named_modules()}
