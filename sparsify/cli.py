@@ -320,7 +320,8 @@ def cmd_prune(args, targets):
     print(f'pruned: {args.speedup:g}x fewer MACs, {args.steps} step{"s" * (args.steps > 1)}, {args.criteria} {args.context}' + ('' if args.quiet else ':'))
     learn, cb, init, acc = prune_one(args)
     if rank_distrib() > 0: return   # under torchrun: rank 0 measures, prints and writes
-    df = compression_report(init if dense is None else dense, learn.model, cb.pruner.example_inputs,
+    cpu = lambda m: copy.deepcopy(m).cpu()   # CPU latency, wherever it trained
+    df = compression_report(cpu(init if dense is None else dense), cpu(learn.model), cb.pruner.example_inputs.cpu(),
                             accuracy=None if dense is None else (dense_acc, acc))
     print(format_compression(df))
     line = f'accuracy: pruned {acc:.2%}'

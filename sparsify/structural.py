@@ -312,7 +312,7 @@ class PruneCallback(Callback):
         "When training passes the next prune point, prune to that step's target, re-point the optimizer and rebuild a `DistributedDataParallel` wrapper"
         if self.pruner is None:
             model = unwrap_model(self.learn.model)
-            self.dense = copy.deepcopy(model) if self.verbose else None   # for the compression report
+            self.dense = copy.deepcopy(model).cpu() if self.verbose else None   # for the compression report (CPU latency)
             self.pruner = StructuralPruner(model, self.x[:1], self.ignored_layers)
         done = self.done
         while self.done < self.steps and self.pct_train >= self._point(self.done):
@@ -337,7 +337,7 @@ class PruneCallback(Callback):
             p = self.pruner
             print(f"PruneCallback: MACs {p.base_macs:,} → {p.macs():,} ({p.speedup():.2f}×), "
                   f"params {p.base_params:,} → {sum(q.numel() for q in self.learn.model.parameters()):,}")
-            self.report = compression_report(self.dense, unwrap_model(self.learn.model), p.example_inputs)
+            self.report = compression_report(self.dense, copy.deepcopy(unwrap_model(self.learn.model)).cpu(), p.example_inputs.cpu())
             print(format_compression(self.report))
 
 # %% ../nbs/09_structural.ipynb #747cd53c
