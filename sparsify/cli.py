@@ -1,4 +1,4 @@
-"""`sparsify train` and `sparsify sweep`: the main job, from a terminal.
+"""`sparsify train`, `sparsify sweep` and `sparsify prune`: the main jobs, from a terminal, in one process or under `torchrun`.
 
 Docs: https://sparsify-dev.github.io/fastai-sparsify/cli.html.md"""
 
@@ -6,7 +6,7 @@ Docs: https://sparsify-dev.github.io/fastai-sparsify/cli.html.md"""
 
 # %% ../nbs/07_cli.ipynb #94e9b594
 from __future__ import annotations
-import argparse, re, sys, warnings
+import argparse, contextlib, copy, os, re, sys, warnings
 from pathlib import Path
 import torch
 import torch.nn.functional as F
@@ -15,7 +15,7 @@ with warnings.catch_warnings():   # importing fastai warns that `torch.jit.scrip
     warnings.filterwarnings('ignore', r'`torch\.jit\.script` is deprecated', FutureWarning)
     from fastai.learner import Learner
     from fastai.metrics import accuracy
-    from fastai.torch_core import set_seed
+    from fastai.torch_core import set_seed, num_distrib, rank_distrib
     from fastai.callback.schedule import fit_one_cycle  # adds Learner.fit_one_cycle
     from fastai.callback.progress import ProgressCallback  # adds Learner.no_bar
     from sparsify.callback import SparsifyCallback
@@ -26,16 +26,20 @@ with warnings.catch_warnings():   # importing fastai warns that `torch.jit.scrip
     from sparsify.sparsifier import find_layers
     from sparsify.report import format_report, plot_accuracy_vs_sparsity
     from sparsify.data import digits_dls, tensor_dls, small_cnn
+    from sparsify.measure import compression_report, format_compression, plot_compression
+    from sparsify.structural import PruneCallback, prune_to_speedup, save_pruned
 
 # %% auto #0
-__all__ = ['DEFAULT_SPARSITY', 'LRS', 'CLIError', 'check_folder', 'digits_rgb_dls', 'make_dls', 'check_dls', 'arch_fn',
-           'make_model', 'unfit_layers', 'make_callback', 'prepare', 'train_one', 'cmd_train', 'cmd_sweep', 'main']
+__all__ = ['DEFAULT_SPARSITY', 'PRUNE_CRITERIA', 'LRS', 'CLIError', 'check_folder', 'digits_rgb_dls', 'make_dls', 'check_dls',
+           'arch_fn', 'make_model', 'unfit_layers', 'make_callback', 'check_prune', 'prepare', 'fit', 'train_one',
+           'prune_one', 'cmd_train', 'cmd_sweep', 'cmd_prune', 'main']
 
 # %% ../nbs/07_cli.ipynb #4598ca1b
 class CLIError(Exception):
     "A bad option or input, found before any training: printed as one line, exit status 2"
 
 DEFAULT_SPARSITY = 0.9
+PRUNE_CRITERIA = [n for n, c in CRITERIA.items() if not c.needs] + ['bn_scale']   # structural pruning keeps no state
 LRS = {'small CNN': 1e-2, 'torchvision': 1e-3}   # default learning rates (Adam, one cycle) that train from scratch
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -50,14 +54,6 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument('--data', type=Path, help='image folder, one subfolder per class, or train/ and valid/ subfolders '
                         '(default: scikit-learn digits, shipped with the package)')
     common.add_argument('--arch', help='torchvision architecture, e.g. resnet18, random weights (default: a small CNN)')
-    common.add_argument('--granularity', default='weight', help=f"{', '.join(GRANULARITIES)}, N:M (e.g. 2:4) or block:RxC; "
-                        'layers it cannot cut stay dense (and are named)')
-    common.add_argument('--context', choices=['local', 'global'], help='rank weights within each layer or across layers '
-                        '(default: global; local for N:M)')
-    common.add_argument('--criteria', default='large_final', choices=list(CRITERIA), help='what to prune (lowest scores first)')
-    common.add_argument('--schedule', default='agp', choices=list(SCHEDULES), help='how the sparsity ramps up')
-    common.add_argument('--exclude', action='append', metavar='NAMES', help='layers left dense: names or regexes, '
-                        'comma-separated or repeated (e.g. --exclude 0,13)')
     common.add_argument('--epochs', type=int, default=8, help='epochs of each training run')
     common.add_argument('--lr', type=float, help=f"learning rate (default: {LRS['small CNN']:g} for the small CNN, "
                         f"{LRS['torchvision']:g} for --arch)")
@@ -67,11 +63,27 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument('--out', type=Path, default=Path('sparsify_out'), help='folder for the model, report and plots')
     common.add_argument('--no-baseline', action='store_true', help='skip the dense baseline')
     common.add_argument('--quiet', action='store_true', help='print the results only: no progress bar, no table per epoch')
-    t = sub.add_parser('train', parents=[common], formatter_class=_HelpFormatter, help='sparsify one model and print the report')
+    sparse = argparse.ArgumentParser(add_help=False)   # the options of a SparsifyCallback
+    sparse.add_argument('--granularity', default='weight', help=f"{', '.join(GRANULARITIES)}, N:M (e.g. 2:4) or block:RxC; "
+                        'layers it cannot cut stay dense (and are named)')
+    sparse.add_argument('--context', choices=['local', 'global'], help='rank weights within each layer or across layers '
+                        '(default: global; local for N:M)')
+    sparse.add_argument('--criteria', default='large_final', choices=list(CRITERIA), help='what to prune (lowest scores first)')
+    sparse.add_argument('--schedule', default='agp', choices=list(SCHEDULES), help='how the sparsity ramps up')
+    sparse.add_argument('--exclude', action='append', metavar='NAMES', help='layers left dense: names or regexes, '
+                        'comma-separated or repeated (e.g. --exclude 0,13)')
+    t = sub.add_parser('train', parents=[common, sparse], formatter_class=_HelpFormatter, help='sparsify one model and print the report')
     t.add_argument('--sparsity', type=float, help=f'fraction of weights zeroed, in [0, 1) (default: {DEFAULT_SPARSITY}; '
                    'for N:M the sparsity 1-N/M it implies)')
-    s = sub.add_parser('sweep', parents=[common], formatter_class=_HelpFormatter, help='accuracy against sparsity')
+    s = sub.add_parser('sweep', parents=[common, sparse], formatter_class=_HelpFormatter, help='accuracy against sparsity')
     s.add_argument('--sparsities', default='0.5,0.7,0.8,0.9,0.95', help='comma-separated fractions of weights zeroed')
+    r = sub.add_parser('prune', parents=[common], formatter_class=_HelpFormatter,
+                       help='remove channels while training, to a MACs speed-up target; save the smaller model and the report')
+    r.add_argument('--speedup', type=float, default=2.0, help='target: dense MACs ÷ pruned MACs, > 1')
+    r.add_argument('--steps', type=int, default=4, help='prunes, spread over the first half of training (fine-tuning in between and after)')
+    r.add_argument('--criteria', default='large_final', choices=PRUNE_CRITERIA, help='how channels are ranked (lowest go first)')
+    r.add_argument('--context', default='local', choices=['local', 'global'],
+                   help='the same fraction of channels from every layer, or the lowest-ranked across layers')
     return p
 
 # %% ../nbs/07_cli.ipynb #66eb0c5d
@@ -170,23 +182,32 @@ def _wanted(args, g) -> list[float | None]:
     try: return [float(s) for s in args.sparsities.split(',')]
     except ValueError: raise CLIError(f"--sparsities {args.sparsities}: expected comma-separated numbers like 0.5,0.9") from None
 
+def check_prune(args, model: nn.Module, dls) -> float:
+    "Prune a copy of `model` to `--speedup` in one go: a target out of reach, or a model Torch-Pruning cannot handle, fails now"
+    try: prune_to_speedup(copy.deepcopy(model).cpu(), dls.one_batch()[0][:1].cpu(), args.speedup, 1, args.criteria, args.context)
+    except RuntimeError as e: raise CLIError(f"--speedup {args.speedup:g}: {e}") from None
+    return args.speedup
+
 def prepare(args) -> list[float]:
-    "Check every option and input and fill in the defaults that depend on others, without training; return the target sparsities"
-    for opt in ('epochs', 'bs', 'size'):
-        if (v := getattr(args, opt)) is not None and v < 1: raise CLIError(f"--{opt.replace('_', '-')} {v}: must be >= 1")
+    "Check every option and input and fill in the defaults that depend on others, without training; return the targets (sparsities, or the speed-up)"
+    for opt in ('epochs', 'bs', 'size', 'steps'):
+        if (v := getattr(args, opt, None)) is not None and v < 1: raise CLIError(f"--{opt.replace('_', '-')} {v}: must be >= 1")
     if args.lr is not None and not args.lr > 0: raise CLIError(f"--lr {args.lr}: must be > 0")
+    if args.command == 'prune' and not args.speedup > 1:
+        raise CLIError(f"--speedup {args.speedup:g}: must be > 1 (dense MACs ÷ pruned MACs, e.g. 2 for half the MACs)")
     if args.arch is not None: arch_fn(args.arch)
     if args.data is not None: check_folder(args.data)
-    g = get_granularity(args.granularity)
-    args.context = args.context or ('local' if g.within else 'global')
+    g = None if args.command == 'prune' else get_granularity(args.granularity)
+    if g is not None: args.context = args.context or ('local' if g.within else 'global')
     args.size = args.size or (32 if args.data is None else 64)
     args.lr_default = args.lr is None
     if args.lr is None: args.lr = LRS['small CNN' if args.arch is None else 'torchvision']
-    wanted = _wanted(args, g)
+    wanted = None if g is None else _wanted(args, g)
     set_seed(args.seed, reproducible=True)
     dls = make_dls(args)
     check_dls(args, dls)
     model = make_model(args, dls)
+    if g is None: return _mkdir(args, [check_prune(args, model, dls)])
     user = _split(args.exclude)
     args.skipped = unfit_layers(model, g, user)
     if len(args.skipped) == len(_candidates(model, g, user)):
@@ -196,21 +217,48 @@ def prepare(args) -> list[float]:
     for s in wanted:
         try: targets.append(make_callback(args, s, model).sparsity)
         except ValueError as e: raise (CLIError(f'--sparsities {args.sparsities}: {e}') if args.command == 'sweep' else e) from None
+    return _mkdir(args, targets)
+
+def _mkdir(args, targets):
     try: args.out.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise CLIError(f"--out {args.out}: cannot create the folder ({e.strerror})") from None
     return targets
 
 # %% ../nbs/07_cli.ipynb #cc333260
-def train_one(args, sparsity=None, quiet=False):
-    "Train from `--seed`, dense (`sparsity=None`) or sparse; return the Learner, the callback and the validation accuracy"
+def _learner(args) -> Learner:
     set_seed(args.seed, reproducible=True)   # python, numpy and torch: the data order and the initial weights repeat
     dls = make_dls(args)
-    learn = Learner(dls, make_model(args, dls), loss_func=nn.CrossEntropyLoss(), metrics=accuracy)
+    return Learner(dls, make_model(args, dls), loss_func=nn.CrossEntropyLoss(), metrics=accuracy)
+
+def _distrib_ctx(learn):
+    "fastai's data-parallel context: `learn.distrib_ctx()` on GPUs, `distrib_cpu_ctx` (gloo) on CPU processes"
+    if torch.cuda.is_available():
+        import fastai.distributed   # adds Learner.distrib_ctx (needs accelerate)
+        return learn.distrib_ctx()
+    from sparsify.distributed import distrib_cpu_ctx
+    return distrib_cpu_ctx(learn)
+
+def fit(args, learn, cbs=(), quiet=False):
+    "`fit_one_cycle` for `--epochs` at `--lr`, quiet if asked; data-parallel when `torchrun` started several processes"
+    with contextlib.ExitStack() as st:
+        if num_distrib() > 1: st.enter_context(_distrib_ctx(learn))
+        if quiet or args.quiet: st.enter_context(learn.no_bar()); st.enter_context(learn.no_logging())
+        learn.fit_one_cycle(args.epochs, args.lr, cbs=list(cbs))
+
+def train_one(args, sparsity=None, quiet=False):
+    "Train from `--seed`, dense (`sparsity=None`) or sparse; return the Learner, the callback and the validation accuracy"
+    learn = _learner(args)
     cb = None if sparsity is None else _callback(args, sparsity)
-    if quiet or args.quiet:
-        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(args.epochs, args.lr, cbs=[cb] if cb else [])
-    else: learn.fit_one_cycle(args.epochs, args.lr, cbs=[cb] if cb else [])
+    fit(args, learn, [cb] if cb else [], quiet)
     with learn.no_bar(): return learn, cb, float(learn.validate()[1])
+
+def prune_one(args, quiet=False):
+    "Train from `--seed` with a `PruneCallback` to `--speedup`; return the Learner, the callback, the model before pruning and the accuracy"
+    learn = _learner(args)
+    dense = copy.deepcopy(learn.model)
+    cb = PruneCallback(args.speedup, args.steps, criteria=args.criteria, context=args.context, verbose=False)
+    fit(args, learn, [cb], quiet)
+    with learn.no_bar(): return learn, cb, dense, float(learn.validate()[1])
 
 def _describe(args) -> str:
     "What the command trains, and with which learning rate"
@@ -223,22 +271,23 @@ def _print_skipped(args):
 
 def _dense(args, quiet=False):
     if not (quiet or args.quiet): print('dense baseline:')
-    acc = train_one(args, quiet=quiet)[2]
+    learn, _, acc = train_one(args, quiet=quiet)
     print(f'dense baseline: accuracy {acc:.2%}')
-    return acc
+    return acc, learn.model
 
 def cmd_train(args, targets):
     "Train the dense baseline (unless `--no-baseline`) and the sparse model; print and save the report"
     sparsity, = targets
     print(f'sparsify train: {_describe(args)}')
     _print_skipped(args)
-    dense = None if args.no_baseline else _dense(args)
+    dense = None if args.no_baseline else _dense(args)[0]
     print(f'sparse: {sparsity:.0%} {args.granularity} {args.context} {args.criteria} {args.schedule}' + ('' if args.quiet else ':'))
     learn, cb, acc = train_one(args, sparsity)
     print(format_report(cb.report))
     line = f'accuracy: sparse {acc:.2%}'
     if dense is not None: line += f', dense {dense:.2%}, delta {100 * (acc - dense):+.2f} points'
     print(line)
+    if rank_distrib() > 0: return   # under torchrun: rank 0 writes the files
     torch.save(learn.model.state_dict(), args.out / 'model.pth')
     cb.report.to_csv(args.out / 'report.csv', index=False)
     import matplotlib; matplotlib.use('Agg')
@@ -250,16 +299,42 @@ def cmd_sweep(args, targets):
     import pandas as pd
     print(f'sparsify sweep: {_describe(args)}')
     _print_skipped(args)
-    dense = None if args.no_baseline else _dense(args, quiet=True)
+    dense = None if args.no_baseline else _dense(args, quiet=True)[0]
     rows = []
     for s in targets:
         _, cb, acc = train_one(args, s, quiet=True)
         rows.append(dict(sparsity=s, achieved=float(cb.report.achieved.iloc[-1]), accuracy=acc, dense=dense, granularity=args.granularity))
         print(f"sparsity {s:.0%}: accuracy {acc:.2%}" + (f" (dense {dense:.2%})" if dense is not None else ''))
-    df = pd.DataFrame(rows); df.to_csv(args.out / 'sweep.csv', index=False)
+    df = pd.DataFrame(rows)
+    if rank_distrib() > 0: return df
+    df.to_csv(args.out / 'sweep.csv', index=False)
     import matplotlib; matplotlib.use('Agg')
     plot_accuracy_vs_sparsity(df, dense).figure.savefig(args.out / 'accuracy_vs_sparsity.png', dpi=100, bbox_inches='tight')
     print(f'saved {args.out}/sweep.csv, accuracy_vs_sparsity.png')
+    return df
+
+def cmd_prune(args, targets):
+    "Train the dense baseline (unless `--no-baseline`), then train while pruning to `--speedup`; print and save the compression report and the model"
+    print(f'sparsify prune: {_describe(args)}')
+    dense_acc, dense = (None, None) if args.no_baseline else _dense(args)
+    print(f'pruned: {args.speedup:g}x fewer MACs, {args.steps} step{"s" * (args.steps > 1)}, {args.criteria} {args.context}' + ('' if args.quiet else ':'))
+    learn, cb, init, acc = prune_one(args)
+    if rank_distrib() > 0: return   # under torchrun: rank 0 measures, prints and writes
+    cpu = lambda m: copy.deepcopy(m).cpu()   # CPU latency, wherever it trained
+    df = compression_report(cpu(init if dense is None else dense), cpu(learn.model), cb.pruner.example_inputs.cpu(),
+                            accuracy=None if dense is None else (dense_acc, acc))
+    print(format_compression(df))
+    line = f'accuracy: pruned {acc:.2%}'
+    if dense is not None: line += f', dense {dense_acc:.2%}, delta {100 * (acc - dense_acc):+.2f} points'
+    print(line)
+    c = df.loc['compressed']
+    print(f"speed-up: MACs {c.theoretical_speedup:.2f}x, measured CPU latency {c.speedup_bs1:.2f}x (batch 1), "
+          f"{c.speedup_bs32:.2f}x (batch 32), 1 thread; size {df.size_bytes['dense'] / c.size_bytes:.2f}x smaller")
+    save_pruned(learn.model, args.out / 'pruned.pth', cb.pruner)
+    df.to_csv(args.out / 'compression.csv')
+    import matplotlib; matplotlib.use('Agg')
+    plot_compression(df).figure.savefig(args.out / 'compression.png', dpi=100, bbox_inches='tight')
+    print(f'saved {args.out}/pruned.pth (sparsify.structural.load_pruned into a fresh unpruned model), compression.csv, compression.png')
     return df
 
 # %% ../nbs/07_cli.ipynb #d44fe673
@@ -270,9 +345,10 @@ def _one_line(e: BaseException) -> str:
 def main(argv=None) -> int:
     "Entry point of the `sparsify` console script: every option is checked before any training"
     args = _parser().parse_args(argv)
+    if rank_distrib() > 0: sys.stdout = open(os.devnull, 'w')   # under torchrun: rank 0 prints the report
     try: targets = prepare(args)
     except (CLIError, ValueError, TypeError, ImportError) as e:   # a bad option or input: one line, status 2
         print(f'sparsify {args.command}: error: {_one_line(e)}', file=sys.stderr)
         return 2
-    (cmd_train if args.command == 'train' else cmd_sweep)(args, targets)   # an error while training keeps its traceback
+    dict(train=cmd_train, sweep=cmd_sweep, prune=cmd_prune)[args.command](args, targets)   # an error while training keeps its traceback
     return 0

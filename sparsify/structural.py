@@ -6,7 +6,7 @@ Docs: https://sparsify-dev.github.io/fastai-sparsify/structural.html.md"""
 
 # %% ../nbs/09_structural.ipynb #f342744a
 from __future__ import annotations
-import math, warnings
+import copy, math, warnings
 import torch
 from torch import nn, Tensor
 from torch.nn.parallel import DistributedDataParallel
@@ -17,7 +17,7 @@ from fastai.callback.core import Callback
 from fastai.torch_core import rank_distrib
 from .callback import unwrap_model
 from .criteria import LayerState, get_criterion
-from .measure import count_macs
+from .measure import count_macs, compression_report, format_compression
 
 # %% auto #0
 __all__ = ['resolve_layers', 'default_ignored', 'build_graph', 'repoint_optimizer', 'group_scores', 'StructuralPruner',
@@ -43,9 +43,16 @@ def default_ignored(model: nn.Module) -> list[nn.Module]:
     "The layers kept whole by default: the model's last `nn.Linear` (its classifier), if it has one"
     return [m for m in model.modules() if isinstance(m, nn.Linear)][-1:]
 
+def _plain(x):
+    "Example inputs as plain tensors: Torch-Pruning mis-traces tensor subclasses such as fastai's `TensorImage` (a BatchNorm falls out of its group)"
+    if isinstance(x, Tensor): return x.as_subclass(Tensor)
+    if isinstance(x, (list, tuple)): return type(x)(_plain(t) for t in x)
+    if isinstance(x, dict): return {k: _plain(v) for k, v in x.items()}
+    return x
+
 def build_graph(model: nn.Module, example_inputs) -> tp.DependencyGraph:
     "Torch-Pruning's `DependencyGraph` of `model` traced on `example_inputs` (the model's mode is kept); refuses parameters it cannot prune"
-    training = model.training
+    training, example_inputs = model.training, _plain(example_inputs)
     try:
         with torch.enable_grad(): DG = tp.DependencyGraph().build_dependency(model, example_inputs, verbose=False)
     finally: model.train(training)
@@ -145,7 +152,7 @@ def _check_plan(speedup, criteria, context, max_fraction, round_to):
 class StructuralPruner:
     "The channel groups of `model` from one Torch-Pruning `DependencyGraph`: list, score, mask and remove them"
     def __init__(self, model: nn.Module, example_inputs, ignored_layers=None, seed: int = 0):
-        self.model, self.example_inputs = model, example_inputs
+        self.model, self.example_inputs = model, _plain(example_inputs)
         self.ignored = default_ignored(model) if ignored_layers is None else resolve_layers(model, ignored_layers)
         self.DG = build_graph(model, example_inputs)
         self.names = {m: n for n, m in model.named_modules()}
@@ -303,7 +310,10 @@ class PruneCallback(Callback):
 
     def before_batch(self):
         "When training passes the next prune point, prune to that step's target, re-point the optimizer and rebuild a `DistributedDataParallel` wrapper"
-        if self.pruner is None: self.pruner = StructuralPruner(unwrap_model(self.learn.model), self.x[:1], self.ignored_layers)
+        if self.pruner is None:
+            model = unwrap_model(self.learn.model)
+            self.dense = copy.deepcopy(model).cpu() if self.verbose else None   # for the compression report (CPU latency)
+            self.pruner = StructuralPruner(model, self.x[:1], self.ignored_layers)
         done = self.done
         while self.done < self.steps and self.pct_train >= self._point(self.done):
             self.done += 1
@@ -320,13 +330,15 @@ class PruneCallback(Callback):
             if isinstance(ms, list): ms[:] = [self.learn.model if m is old else m for m in ms]
 
     def after_fit(self):
-        "Say what was reached; warn if training ended before the last prune"
+        "Say what was reached and print the compression report (`self.report`) if `verbose`; warn if training ended before the last prune"
         if self.pruner is None: return
         if self.done < self.steps: warnings.warn(f"PruneCallback: training ended after {self.done} of {self.steps} prunes")
         if self.verbose and rank_distrib() == 0:   # one line, from the first process of a data-parallel run
             p = self.pruner
             print(f"PruneCallback: MACs {p.base_macs:,} → {p.macs():,} ({p.speedup():.2f}×), "
                   f"params {p.base_params:,} → {sum(q.numel() for q in self.learn.model.parameters()):,}")
+            self.report = compression_report(self.dense, copy.deepcopy(unwrap_model(self.learn.model)).cpu(), p.example_inputs.cpu())
+            print(format_compression(self.report))
 
 # %% ../nbs/09_structural.ipynb #747cd53c
 def rewrap_ddp(ddp: DistributedDataParallel) -> DistributedDataParallel:

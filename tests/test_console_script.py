@@ -74,11 +74,71 @@ def test_sweep(tmp_path):
     (['train', '--bs', '5000'], ['the digits', 'training images do not fill one batch of --bs 5000', 'use --bs']),
     (['train', '--arch', 'resnet9000'], ['--arch resnet9000: not a torchvision classification architecture']),
     (['train', '--data', '/nonexistent'], ['--data /nonexistent: not a folder']),
+    (['prune', '--speedup', '0.5'], ['--speedup 0.5: must be > 1']),
+    (['prune', '--speedup', '1'], ['--speedup 1: must be > 1']),
+    (['prune', '--speedup', '500'], ['--speedup 500', 'cannot be reached', 'max_fraction=0.9']),
+    (['prune', '--steps', '0'], ['--steps 0: must be >= 1']),
+    (['prune', '--arch', 'resnet9000'], ['--arch resnet9000: not a torchvision classification architecture']),
 ])
 def test_bad_options_fail_before_training(args, wanted, tmp_path):
     r = sparsify(*args, '--out', tmp_path / 'out', timeout=120)
     check_one_line_error(r, *wanted)
     assert not (tmp_path / 'out').exists(), 'the output folder was created before the options were checked'
+
+
+def test_prune_default(tmp_path):
+    "The default `sparsify prune` (2x fewer MACs, digits, small CNN): the report, the files, and a saved model that reloads to the printed accuracy"
+    import torch
+    from sparsify.data import digits_dls, small_cnn
+    from sparsify.structural import load_pruned
+    r = sparsify('prune', '--quiet', '--out', tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    check_clean_output(r)
+    assert r.stdout.startswith('sparsify prune: digits, small CNN, lr 0.01'), r.stdout
+    for row in ('theoretical_speedup', 'speedup_bs1', 'speedup_bs32', 'size', 'accuracy_delta'): assert re.search(rf'^{row} ', r.stdout, re.M), row
+    rep = pd.read_csv(tmp_path / 'compression.csv', index_col='model')
+    assert rep.theoretical_speedup['compressed'] >= 2.0 and rep.macs['dense'] / rep.macs['compressed'] >= 2.0, rep
+    assert rep.size_bytes['compressed'] < rep.size_bytes['dense'] and rep.params['compressed'] < rep.params['dense']
+    dense, pruned = map(float, re.search(r'^accuracy: pruned ([\d.]+)%, dense ([\d.]+)%, delta', r.stdout, re.M).groups()[::-1])
+    assert pruned > 90 and dense > 90, r.stdout
+    assert (tmp_path / 'compression.png').stat().st_size > 1000
+    d = torch.load(tmp_path / 'pruned.pth', weights_only=True)
+    model = load_pruned(tmp_path / 'pruned.pth', small_cnn(1, 10)).eval()
+    assert sum(p.numel() for p in model.parameters()) == rep.params['compressed']
+    with torch.no_grad():
+        xs, ys = zip(*digits_dls(seed=42).valid)
+        hits = sum(int((model(x).argmax(1) == y).sum()) for x, y in zip(xs, ys))
+    assert f'{100 * hits / sum(len(y) for y in ys):.2f}' == f'{pruned:.2f}', (hits, r.stdout)   # the saved model is the one reported
+    assert set(d) >= {'state_dict', 'pruning_history'}
+
+
+def test_prune_image_folder(tmp_path):
+    "An image folder (fastai `TensorImage` batches, 3 channels) pruned to 2x fewer MACs"
+    _images(tmp_path / 'images', 12, 'cats', 'dogs')
+    r = sparsify('prune', '--data', tmp_path / 'images', '--bs', 8, '--epochs', 1, '--steps', 1, '--no-baseline', '--quiet', '--out', tmp_path / 'out')
+    assert r.returncode == 0, r.stderr[-3000:]
+    rep = pd.read_csv(tmp_path / 'out' / 'compression.csv', index_col='model')
+    assert rep.macs['dense'] / rep.macs['compressed'] >= 2.0, rep
+
+
+TORCHRUN = shutil.which('torchrun')
+
+
+@pytest.mark.skipif(TORCHRUN is None, reason='torchrun is not on PATH')
+@pytest.mark.parametrize('command, report, files', [
+    (['train'], 'total', ['model.pth', 'report.csv', 'schedule.png']),
+    (['prune', '--steps', '1'], 'theoretical_speedup', ['compression.csv', 'compression.png', 'pruned.pth'])])
+def test_under_torchrun(command, report, files, tmp_path):
+    "Two CPU processes (gloo) under torchrun: the console script runs unchanged, one report, files from rank 0 only"
+    import socket
+    with socket.socket() as s: s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]
+    r = subprocess.run([TORCHRUN, '--nproc_per_node', '2', '--master_addr', '127.0.0.1', '--master_port', str(port), EXE, *command,
+                        '--epochs', '1', '--quiet', '--no-baseline', '--out', tmp_path], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, 'OMP_NUM_THREADS': '1'})
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
+    assert r.stdout.count(f'sparsify {command[0]}:') == 1 and r.stdout.count('saved ') == 1, r.stdout
+    assert len(re.findall(rf'^{report}\b', r.stdout, re.M)) == 1, r.stdout
+    assert sorted(os.listdir(tmp_path)) == files
 
 
 def test_argparse_errors_are_one_line_too(tmp_path):
