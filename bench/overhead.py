@@ -1,7 +1,7 @@
 """Training overhead of SparsifyCallback, per built-in schedule and for two run lengths.
 
 torchvision resnet18 (random init, 10 classes), batch 64, 32x32 synthetic images, 50% global weight sparsity,
-the callback's defaults otherwise (window [0, 0.75], about 50 mask updates). Dense and sparse fits are interleaved
+the callback's defaults otherwise (window [0, 0.75], about 25 mask updates). Dense and sparse fits are interleaved
 in one process so that machine noise hits both alike; medians over `--reps`. Two figures per schedule:
 - wall ratio: fit time with the callback / dense fit time (noisy on a shared machine);
 - in-callback: 1 + (time spent inside the callback's own events) / dense fit time: the callback's cost, which

@@ -130,7 +130,7 @@ class Plan:
         at = lambda f: self.initial + (f - self.initial) * p
         return {k: at(v) for k, v in final.items()} if isinstance(final, dict) else at(final)
     @classmethod
-    def for_fit(cls, schedule, n_steps: int, start=None, end=None, initial_sparsity=None, update_every=None, n_updates: int = 50) -> Plan:
+    def for_fit(cls, schedule, n_steps: int, start=None, end=None, initial_sparsity=None, update_every=None, n_updates: int = 25) -> Plan:
         "The plan of a fit of `n_steps` training steps, from a schedule function with a window given as fractions of training, or from a step schedule"
         sched = check_fit_plan(schedule, start, end, initial_sparsity, update_every)
         if _is_step_schedule(sched): return sched.plan()
@@ -164,7 +164,7 @@ def check_fit_plan(schedule, start=None, end=None, initial_sparsity=None, update
         raise ValueError(f"start={start!r}, end={end!r}: the window is a pair of fractions of training with 0 <= start <= end <= 1")
     if initial_sparsity is not None: check_sparsity('initial_sparsity', initial_sparsity)
     if update_every is not None and (not isinstance(update_every, int) or isinstance(update_every, bool) or update_every < 1):
-        raise ValueError(f"update_every={update_every!r}: must be a whole number of steps >= 1 (or None for about 50 updates per window, at most every other step)")
+        raise ValueError(f"update_every={update_every!r}: must be a whole number of steps >= 1 (or None for about 25 updates per window, at most every other step)")
     return fn
 
 
