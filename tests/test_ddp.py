@@ -6,7 +6,8 @@ import pytest
 TORCHRUN = shutil.which('torchrun')
 
 @pytest.mark.skipif(TORCHRUN is None, reason='torchrun is not on PATH')
-@pytest.mark.parametrize('criteria, context', [('large_final', 'global'), ('random', 'local'), ('movement', 'global')])
+@pytest.mark.parametrize('criteria, context', [('large_final', 'global'), ('random', 'local'), ('movement', 'global'),
+                                                   ('taylor', 'global'), ('wanda', 'global'), ('fisher', 'local')])
 def test_masks_identical_across_ranks(tmp_path, criteria, context):
     env = dict(os.environ, OMP_NUM_THREADS='1')
     r = subprocess.run([TORCHRUN, '--nproc_per_node', '2', '--master_port', str(29500 + hash((criteria, context)) % 500),
