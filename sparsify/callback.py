@@ -93,7 +93,7 @@ class SparsifyCallback(Callback):
     def before_train(self):
         "At the first training epoch of a fit: adopt zero weights as pruned, apply every mask before the first step, plan this fit's steps; at every one: record activation statistics if the criterion needs them"
         if not self._active: return
-        if (st := self.sparsifier.stats) is not None: st.recording = True      # training batches only, not validation
+        if (st := self.sparsifier.stats) is not None: st.recording = 'train'   # modules in training mode: not validation, even nested
         if self._started: return
         self._started, self._last_step, self.history = True, -1, []
         self.n_steps = self.n_epoch * len(self.dls.train)
