@@ -136,7 +136,7 @@ class SparsifyCallback(Callback):
         if tgt == self._target: return
         if (st := self.sparsifier.stats) is not None: st.all_reduce()          # activation norms summed over processes (gradients already are)
         self.sparsifier.sparsify(tgt, floor_scale=min(1.0, self.plan.progress(step)))
-        if st is not None: st.reset()                                           # statistics count the steps since the last mask update
+        if st is not None: st.after_update()                                    # a new window, unless the criterion's statistics cover the whole fit
         self._target = tgt
         self.history.append((step if at is None else at, _mean(tgt), self.sparsifier.achieved()))
 

@@ -11,9 +11,10 @@ from torch import nn, Tensor
 from .stats import STATS, LayerStats
 
 # %% auto #0
-__all__ = ['KNOWN_NEEDS', 'criteria', 'LayerState', 'Criterion', 'criterion', 'large_final', 'small_final', 'large_init',
-           'small_init', 'movement', 'signed_movement', 'random', 'large_init_large_final', 'small_init_small_final',
-           'magnitude_increase', 'movmag', 'taylor', 'movement_score', 'fisher', 'wanda', 'get_criterion']
+__all__ = ['KNOWN_NEEDS', 'WINDOWS', 'criteria', 'LayerState', 'Criterion', 'criterion', 'large_final', 'small_final',
+           'large_init', 'small_init', 'movement', 'signed_movement', 'random', 'large_init_large_final',
+           'small_init_small_final', 'magnitude_increase', 'movmag', 'taylor', 'movement_score', 'fisher', 'wanda',
+           'get_criterion']
 
 # %% ../nbs/01_criteria.ipynb #0eeda068
 KNOWN_NEEDS = ('init',) + STATS
@@ -46,22 +47,25 @@ class LayerState:
         return self._stat('act_norm')
 
 # %% ../nbs/01_criteria.ipynb #bc4b8f9d
+WINDOWS = ('update', 'fit')
+
 class Criterion:
-    "A scoring function `fn(weight, state) -> scores` and the state it `needs`"
-    def __init__(self, fn, needs=(), name: str | None = None):
+    "A scoring function `fn(weight, state) -> scores`, the state it `needs`, and the `window` its statistics cover: since the last mask `'update'` or the whole `'fit'`"
+    def __init__(self, fn, needs=(), name: str | None = None, window: str = 'update'):
         needs = tuple(needs)
         if bad := [n for n in needs if n not in KNOWN_NEEDS]:
             raise ValueError(f"needs={needs!r}: unknown {bad}; a criterion may need {list(KNOWN_NEEDS)}")
-        self.fn, self.needs, self.name = fn, needs, name or getattr(fn, '__name__', 'criterion')
+        if window not in WINDOWS: raise ValueError(f"window={window!r}: statistics cover the steps since the last mask 'update' or the whole 'fit'")
+        self.fn, self.needs, self.name, self.window = fn, needs, name or getattr(fn, '__name__', 'criterion'), window
     def __call__(self, weight: Tensor, state: LayerState) -> Tensor: return self.fn(weight, state)
     def __repr__(self): return self.name
     def __reduce__(self):   # built-ins pickle by name (their module attribute is the Criterion, not the function)
-        return (get_criterion, (self.name,)) if criteria.get(self.name) is self else (Criterion, (self.fn, self.needs, self.name))
+        return (get_criterion, (self.name,)) if criteria.get(self.name) is self else (Criterion, (self.fn, self.needs, self.name, self.window))
 
-def criterion(fn=None, *, needs=(), name=None):
+def criterion(fn=None, *, needs=(), name=None, window='update'):
     "Make `fn(weight, state) -> scores` a `Criterion`; use as `@criterion` or `@criterion(needs=('init',))`"
-    if fn is None: return lambda f: Criterion(f, needs, name)
-    return Criterion(fn, needs, name)
+    if fn is None: return lambda f: Criterion(f, needs, name, window)
+    return Criterion(fn, needs, name, window)
 
 # %% ../nbs/01_criteria.ipynb #aa433461
 @criterion
@@ -102,7 +106,7 @@ def movmag(w, state):
 def taylor(w, state):
     "First-order Taylor (Molchanov et al. 2019): $|\\sum_t w_t g_t|$"
     return state.grad_w.abs()
-@criterion(needs=('grad_w',))
+@criterion(needs=('grad_w',), window='fit')
 def movement_score(w, state):
     "Movement pruning (Sanh et al. 2020): $-\\sum_t w_t g_t$"
     return -state.grad_w
