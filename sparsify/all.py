@@ -2,7 +2,7 @@
 from sparsify.granularity import (Granularity, DimGranularity, NM, Block, get_granularity, granularities, layer_dims,
                                   weight_granularity, row, column, kernel, channel, filter_granularity)
 from sparsify.stats import Statistics, LayerStats, STATS, GRAD_STATS, check_decay, remove_stat_hooks
-from sparsify.criteria import (Criterion, LayerState, criterion, get_criterion, criteria, KNOWN_NEEDS, large_final, small_final,
+from sparsify.criteria import (Criterion, LayerState, criterion, get_criterion, criteria, KNOWN_NEEDS, WINDOWS, large_final, small_final,
                                large_init, small_init, movement, signed_movement, random, large_init_large_final,
                                small_init_small_final, magnitude_increase, movmag, taylor, movement_score, fisher, wanda)
 from sparsify.schedules import (ScheduleFn, schedule_fn, one_shot, lin, cos, agp, one_cycle, logistic, schedules, get_schedule,

@@ -11,8 +11,9 @@ from fastcore.basics import store_attr
 from torch import nn
 from fastai.callback.core import Callback
 from fastai.callback.schedule import LRFinder
+from fastai.callback.training import GradientAccumulation
 from fastai.learner import ValueMetric
-from fastai.torch_core import rank_distrib
+from fastai.torch_core import rank_distrib, find_bs
 from .criteria import get_criterion, large_final
 from .stats import STATS, check_decay, remove_stat_hooks
 from .granularity import get_granularity
@@ -105,6 +106,8 @@ class SparsifyCallback(Callback):
     def after_backward(self):
         "Add this step's gradient statistics if the criterion needs them (gradients are synchronised across processes here), without the loss scale of mixed precision"
         if not self._active or (st := self.sparsifier.stats) is None or not st.needs_grad: return
+        ga = next((cb for cb in self.learn.cbs if isinstance(cb, GradientAccumulation)), None)
+        if ga is not None and ga.count + find_bs(self.learn.yb) < ga.n_acc: return   # accumulating: read the full gradient of the step
         scaler = getattr(self.learn, 'scaler', None)
         st.update(scaler.get_scale() if scaler is not None and scaler.is_enabled() else 1.0)
 
