@@ -1,8 +1,10 @@
 "The public names of sparsify, for `from sparsify.all import *` (hand-written: nbdev does not generate this file)."
 from sparsify.granularity import (Granularity, DimGranularity, NM, Block, get_granularity, granularities, layer_dims,
                                   weight_granularity, row, column, kernel, channel, filter_granularity)
-from sparsify.criteria import (Criterion, LayerState, criterion, get_criterion, criteria, large_final, small_final,
-                               large_init, small_init, movement, signed_movement, random)
+from sparsify.stats import Statistics, LayerStats, STATS, GRAD_STATS, check_decay, remove_stat_hooks
+from sparsify.criteria import (Criterion, LayerState, criterion, get_criterion, criteria, KNOWN_NEEDS, WINDOWS, large_final, small_final,
+                               large_init, small_init, movement, signed_movement, random, large_init_large_final,
+                               small_init_small_final, magnitude_increase, movmag, taylor, movement_score, fisher, wanda)
 from sparsify.schedules import (ScheduleFn, schedule_fn, one_shot, lin, cos, agp, one_cycle, logistic, schedules, get_schedule,
                                 check_schedule_fn, check_sparsity, check_fit_plan, progress_at_step, Plan, Schedule, Gradual, Cubic, OneShot)
 from sparsify.select import keep_lowest, keep_lowest_reference, tied_to_prune, count_true

@@ -11,9 +11,11 @@ from fastcore.basics import store_attr
 from torch import nn
 from fastai.callback.core import Callback
 from fastai.callback.schedule import LRFinder
+from fastai.callback.training import GradientAccumulation
 from fastai.learner import ValueMetric
-from fastai.torch_core import rank_distrib
+from fastai.torch_core import rank_distrib, find_bs
 from .criteria import get_criterion, large_final
+from .stats import STATS, check_decay, remove_stat_hooks
 from .granularity import get_granularity
 from .schedules import agp, check_fit_plan, check_sparsity, Plan, Schedule
 from .sparsifier import Sparsifier, scan_layers, CONTEXTS
@@ -57,7 +59,7 @@ class SparsifyCallback(Callback):
     def __init__(self, sparsity=None, granularity='weight', context: str = 'local', criteria=large_final, schedule=agp,
                  start=None, end=None, initial_sparsity=None, update_every=None, layer_type=None, exclude=None,
                  min_layer_sparsity=None, max_layer_sparsity=None, include_frozen: bool = False, seed: int = 0,
-                 verbose: bool = True, compression_ratio=None):
+                 verbose: bool = True, compression_ratio=None, stats_decay=None):
         granularity, criteria = get_granularity(granularity), get_criterion(criteria)
         if context not in CONTEXTS: raise ValueError(f"context={context!r}: use 'local' (each layer ranked alone) or 'global' (all layers ranked together)")
         schedule = check_fit_plan(schedule, start, end, initial_sparsity, update_every)
@@ -66,6 +68,9 @@ class SparsifyCallback(Callback):
         if initial_sparsity is not None and initial_sparsity > lowest:
             raise ValueError(f"initial_sparsity={initial_sparsity} is above the target {lowest}")
         if isinstance(seed, bool) or not isinstance(seed, int): raise ValueError(f"seed={seed!r}: must be an integer (it seeds the random criterion)")
+        check_decay(stats_decay, 'stats_decay')
+        if stats_decay is not None and not any(n in STATS for n in criteria.needs):
+            raise ValueError(f"stats_decay={stats_decay!r}: criteria {criteria!r} collects no statistics, so a decay would do nothing")
         store_attr(but='compression_ratio')
         self._init_state()
         self.report, self.history, self.plan, self.completed = None, [], None, None
@@ -87,13 +92,28 @@ class SparsifyCallback(Callback):
         self.learn.add_cb(self._guard)
 
     def before_train(self):
-        "At the first training epoch of a fit: adopt zero weights as pruned, apply every mask before the first step, plan this fit's steps"
-        if not self._active or self._started: return
+        "At the first training epoch of a fit: adopt zero weights as pruned, apply every mask before the first step, plan this fit's steps; at every one: record activation statistics if the criterion needs them"
+        if not self._active: return
+        if (st := self.sparsifier.stats) is not None: st.recording = 'train'   # modules in training mode: not validation, even nested
+        if self._started: return
         self._started, self._last_step, self.history = True, -1, []
         self.n_steps = self.n_epoch * len(self.dls.train)
         self.plan = Plan.for_fit(self.schedule, self.n_steps, self.start, self.end, self.initial_sparsity, self.update_every)
         self._target = {k: 0.0 for k in self.sparsity} if isinstance(self.sparsity, dict) else 0.0
         self.sparsifier.adopt_zeros().apply_masks()
+        if st is not None: st.reset().attach()                                  # forward hooks only for activation statistics, for this fit
+
+    def after_backward(self):
+        "Add this step's gradient statistics if the criterion needs them (gradients are synchronised across processes here), without the loss scale of mixed precision"
+        if not self._active or (st := self.sparsifier.stats) is None or not st.needs_grad: return
+        ga = next((cb for cb in self.learn.cbs if isinstance(cb, GradientAccumulation)), None)
+        if ga is not None and ga.count + find_bs(self.learn.yb) < ga.n_acc: return   # accumulating: read the full gradient of the step
+        scaler = getattr(self.learn, 'scaler', None)
+        st.update(scaler.get_scale() if scaler is not None and scaler.is_enabled() else 1.0)
+
+    def after_train(self):
+        "Stop recording activation statistics (validation batches do not count)"
+        if self._active and self.sparsifier.stats is not None: self.sparsifier.stats.recording = False
 
     def before_batch(self):
         "On a training step where the plan's target moves, recompute the masks (nested in the current ones) and apply them"
@@ -111,12 +131,15 @@ class SparsifyCallback(Callback):
         if not self._started: return
         self.completed = self._last_step + 1 >= self.n_steps
         if self.completed: self._update(math.inf, at=self.n_steps)
+        if self.sparsifier.stats is not None: self.sparsifier.stats.detach()    # no hook outlives the fit
 
     def _update(self, step, at=None):
         "Recompute the masks if the plan's target at `step` differs from the last one; log `(step, target, achieved)`"
         tgt = self.plan.target(self.sparsity, step)
         if tgt == self._target: return
+        if (st := self.sparsifier.stats) is not None: st.all_reduce()          # activation norms summed over processes (gradients already are)
         self.sparsifier.sparsify(tgt, floor_scale=min(1.0, self.plan.progress(step)))
+        if st is not None: st.after_update()                                    # a new window, unless the criterion's statistics cover the whole fit
         self._target = tgt
         self.history.append((step if at is None else at, _mean(tgt), self.sparsifier.achieved()))
 
@@ -136,7 +159,7 @@ class SparsifyCallback(Callback):
     def _new_sparsifier(self, model: nn.Module) -> Sparsifier:
         return Sparsifier(model, granularity=self.granularity, context=self.context, criteria=self.criteria, layer_type=self.layer_type,
                           exclude=self.exclude, min_layer_sparsity=self.min_layer_sparsity, max_layer_sparsity=self.max_layer_sparsity,
-                          seed=self.seed, include_frozen=self.include_frozen)
+                          seed=self.seed, include_frozen=self.include_frozen, stats_decay=self.stats_decay)
 
     def _check(self, sp: Sparsifier):
         "Fail now, not mid-fit: a bad criterion, unknown layer names in a per-layer target, a target out of reach of the layer bounds"
@@ -170,6 +193,8 @@ class SparsifyCallback(Callback):
 
     def _detach(self):
         self._drop_metric()
+        if self.sparsifier is not None and self.sparsifier.stats is not None: self.sparsifier.stats.detach()
+        remove_stat_hooks(unwrap_model(self.learn.model))                     # also those of another callback's fit that ended in an exception
         if self._guard is not None and self._guard in self.learn.cbs: self.learn.remove_cb(self._guard)
 
     def plot_schedule(self, ax=None):

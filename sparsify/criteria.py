@@ -10,43 +10,65 @@ from types import FunctionType
 from functools import update_wrapper
 import torch
 from torch import nn, Tensor
+from .stats import STATS, LayerStats
 
 # %% auto #0
-__all__ = ['KNOWN_NEEDS', 'criteria', 'LayerState', 'Criterion', 'criterion', 'large_final', 'small_final', 'large_init',
-           'small_init', 'movement', 'signed_movement', 'random', 'get_criterion']
+__all__ = ['KNOWN_NEEDS', 'WINDOWS', 'criteria', 'LayerState', 'Criterion', 'criterion', 'large_final', 'small_final',
+           'large_init', 'small_init', 'movement', 'signed_movement', 'random', 'large_init_large_final',
+           'small_init_small_final', 'magnitude_increase', 'movmag', 'taylor', 'movement_score', 'fisher', 'wanda',
+           'get_criterion']
 
 # %% ../nbs/01_criteria.ipynb #0eeda068
-KNOWN_NEEDS = ('init',)
+KNOWN_NEEDS = ('init',) + STATS
 
 class LayerState:
-    "What a criterion may read about one layer: `name`, `module`, `init` (if declared) and a seeded `generator`"
-    def __init__(self, name: str, module: nn.Module, generator: torch.Generator, init: Tensor | None = None):
-        self.name, self.module, self.generator, self._init = name, module, generator, init
+    "What a criterion may read about one layer: `name`, `module`, a seeded `generator`, and what it declared: `init`, `grad_w`, `grad_sq`, `act_norm`"
+    def __init__(self, name: str, module: nn.Module, generator: torch.Generator, init: Tensor | None = None, stats: LayerStats | None = None):
+        self.name, self.module, self.generator, self._init, self.stats = name, module, generator, init, stats
     @property
     def init(self) -> Tensor:
         "The layer's weights when sparsification started; only kept for criteria that declare `needs=('init',)`"
         if self._init is None:
             raise AttributeError(f"state.init is not kept for layer {self.name!r}: declare it with criterion(needs=('init',))")
         return self._init
+    def _stat(self, need: str) -> Tensor:
+        if self.stats is None or need not in self.stats.needs:
+            raise AttributeError(f"state.{need} is not collected for layer {self.name!r}: declare it with criterion(needs=({need!r},))")
+        return getattr(self.stats, need)
+    @property
+    def grad_w(self) -> Tensor:
+        "$\\sum_t w_t g_t$ over the steps since the last mask update; for criteria that declare `needs=('grad_w',)`"
+        return self._stat('grad_w')
+    @property
+    def grad_sq(self) -> Tensor:
+        "$\\mathbb{E}[g^2]$ over the steps since the last mask update; for criteria that declare `needs=('grad_sq',)`"
+        return self._stat('grad_sq')
+    @property
+    def act_norm(self) -> Tensor:
+        "$\\lVert x_j\\rVert_2$ of the input channel each weight reads, broadcastable to the weight; for criteria that declare `needs=('act_norm',)`"
+        return self._stat('act_norm')
 
 # %% ../nbs/01_criteria.ipynb #bc4b8f9d
+WINDOWS = ('update', 'fit')
+
 class Criterion:
-    "A scoring function `fn(weight, state) -> scores` and the state it `needs`"
-    def __init__(self, fn, needs=(), name: str | None = None):
+    "A scoring function `fn(weight, state) -> scores`, the state it `needs`, and the `window` its statistics cover: since the last mask `'update'` or the whole `'fit'`"
+    def __init__(self, fn, needs=(), name: str | None = None, window: str = 'update'):
         needs = tuple(needs)
         if bad := [n for n in needs if n not in KNOWN_NEEDS]:
             raise ValueError(f"needs={needs!r}: unknown {bad}; a criterion may need {list(KNOWN_NEEDS)}")
         if isinstance(fn, FunctionType): update_wrapper(self, fn)   # show_doc and help() show fn's name, signature and docstring
-        self.fn, self.needs, self.name = fn, needs, name or getattr(fn, '__name__', 'criterion')
+        if window not in WINDOWS: raise ValueError(f"window={window!r}: statistics cover the steps since the last mask 'update' or the whole 'fit'")
+        self.fn, self.needs, self.name, self.window = fn, needs, name or getattr(fn, '__name__', 'criterion'), window
     def __call__(self, weight: Tensor, state: LayerState) -> Tensor: return self.fn(weight, state)
     def __repr__(self): return self.name
     def __reduce__(self):   # built-ins pickle by name (their module attribute is the Criterion, not the function)
-        return (get_criterion, (self.name,)) if criteria.get(self.name) is self else (Criterion, (self.fn, self.needs, self.name))
+        return (get_criterion, (self.name,)) if criteria.get(self.name) is self else (Criterion, (self.fn, self.needs, self.name, self.window))
 
-def criterion(fn=None, *, needs=(), name=None):
+def criterion(fn=None, *, needs=(), name=None, window='update'):
     "Make `fn(weight, state) -> scores` a `Criterion`; use as `@criterion` or `@criterion(needs=('init',))`"
-    if fn is None: return lambda f: Criterion(f, needs, name)
-    return Criterion(fn, needs, name)
+    if fn is None: return lambda f: Criterion(f, needs, name, window)
+    return Criterion(fn, needs, name, window)
 
 # %% ../nbs/01_criteria.ipynb #aa433461
 @criterion
@@ -78,8 +100,45 @@ def random(w, state):
     r"Random scores $U(0,1)$ drawn from the layer's seeded generator: a baseline"
     return torch.rand(w.shape, generator=state.generator, device=state.generator.device).to(w.device)
 
+# %% ../nbs/01_criteria.ipynb #5ddbda57
+@criterion(needs=('init',))
+def large_init_large_final(w, state):
+    "Large at the start and now: $\\min(|w|, |w_0|)$"
+    return torch.minimum(w.abs(), state.init.abs())
+@criterion(needs=('init',))
+def small_init_small_final(w, state):
+    "Small at the start and now: $-\\max(|w|, |w_0|)$"
+    return -torch.maximum(w.abs(), state.init.abs())
+@criterion(needs=('init',))
+def magnitude_increase(w, state):
+    "How much a weight grew: $|w| - |w_0|$"
+    return w.abs() - state.init.abs()
+@criterion(needs=('init',))
+def movmag(w, state):
+    "Movement times magnitude: $|w\\,(w - w_0)|$"
+    return (w * (w - state.init)).abs()
+
+# %% ../nbs/01_criteria.ipynb #6b11d899
+@criterion(needs=('grad_w',))
+def taylor(w, state):
+    "First-order Taylor (Molchanov et al. 2019): $|\\sum_t w_t g_t|$"
+    return state.grad_w.abs()
+@criterion(needs=('grad_w',), window='fit')
+def movement_score(w, state):
+    "Movement pruning (Sanh et al. 2020): $-\\sum_t w_t g_t$"
+    return -state.grad_w
+@criterion(needs=('grad_sq',))
+def fisher(w, state):
+    "Optimal Brain Damage with the diagonal empirical Fisher: $\\frac{1}{2} w^2 \\mathbb{E}[g^2]$"
+    return 0.5 * w.square() * state.grad_sq
+@criterion(needs=('act_norm',))
+def wanda(w, state):
+    "Wanda (Sun et al. 2023): $|w_{ij}| \\, \\lVert x_j \\rVert_2$"
+    return w.abs() * state.act_norm
+
 # %% ../nbs/01_criteria.ipynb #9395c4d0
-criteria = {c.name: c for c in (large_final, small_final, large_init, small_init, movement, signed_movement, random)}
+criteria = {c.name: c for c in (large_final, small_final, large_init, small_init, movement, signed_movement, random, large_init_large_final,
+                                 small_init_small_final, magnitude_increase, movmag, taylor, movement_score, fisher, wanda)}
 
 def get_criterion(spec) -> Criterion:
     "The `Criterion` named or given by `spec`: a name, a `Criterion`, or a plain function `f(weight, state) -> scores`"

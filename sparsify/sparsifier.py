@@ -7,11 +7,13 @@ Docs: https://sparsify-dev.github.io/fastai-sparsify/sparsifier.html.md"""
 # %% ../nbs/03_sparsifier.ipynb #5d8402e9
 from __future__ import annotations
 import math, re, warnings
+from contextlib import nullcontext
 import torch
 from torch import nn, Tensor
 from .granularity import (Granularity, DimGranularity, get_granularity,
                                   CONV_LAYERS, CONV_TRANSPOSE_LAYERS, LINEAR_LAYERS)
 from .criteria import LayerState, get_criterion, large_final
+from .stats import Statistics, STATS, check_decay
 from .schedules import check_sparsity
 from .select import keep_lowest, count_true
 
@@ -116,7 +118,7 @@ class Sparsifier:
     "Compute, own and apply nested boolean masks so that a chosen fraction of the weights of `model`'s layers is zero"
     def __init__(self, model: nn.Module, granularity='weight', context: str = 'local', criteria=large_final,
                  layer_type=None, exclude=None, min_layer_sparsity=None, max_layer_sparsity=None, seed: int = 0,
-                 include_frozen: bool = False):
+                 include_frozen: bool = False, stats_decay=None):
         self.model, self.granularity, self.criteria = model, get_granularity(granularity), get_criterion(criteria)
         if context not in CONTEXTS: raise ValueError(f"context={context!r}: use 'local' (each layer ranked alone) or 'global' (all layers ranked together)")
         if self.granularity.within and context == 'global':
@@ -132,7 +134,12 @@ class Sparsifier:
         self._group_bounds()                                                     # a floor above a ceiling fails now
         self.generator = torch.Generator().manual_seed(seed)
         keep_init = 'init' in self.criteria.needs
-        self.states = {n: LayerState(n, m, self.generator, m.weight.detach().clone() if keep_init else None) for n, m in self.layers.items()}
+        stat_needs = [n for n in self.criteria.needs if n in STATS]          # training-time statistics, collected only when needed
+        if stats_decay is not None and not stat_needs:
+            raise ValueError(f"stats_decay={stats_decay!r}: criteria {self.criteria!r} collects no statistics, so a decay would do nothing")
+        self.stats = Statistics(self.layers, stat_needs, check_decay(stats_decay, 'stats_decay'), self.criteria.window) if stat_needs else None
+        self.states = {n: LayerState(n, m, self.generator, m.weight.detach().clone() if keep_init else None,
+                                     None if self.stats is None else self.stats[n]) for n, m in self.layers.items()}
         self.masks: dict[str, Tensor] = {}
         self.targets: dict[str, float | None] = {n: 0.0 for n in self.layers}   # per layer; None under 'global'
         self.target = 0.0                                                       # overall, weighted by parameters
@@ -191,7 +198,7 @@ class Sparsifier:
 
     def check_criteria(self):
         "Score every layer once, so a criterion that returns the wrong shape or NaN fails now (the random generator is left as it was)"
-        with torch.no_grad():
+        with torch.no_grad(), (self.stats.dry() if self.stats is not None else nullcontext()):   # statistics not collected yet read as ones
             state = self.generator.get_state()
             for n in self.layers: self._scores(n)
             self.generator.set_state(state)
@@ -316,6 +323,38 @@ class Sparsifier:
             return (n - sum(count_true((w != 0).reshape(-1)) for w in ws)) / n
 
     def extra_bytes(self) -> int:
-        "Bytes the sparsifier holds beyond the model: masks, plus initial weights if the criterion needs them"
-        b = sum(m.numel() * m.element_size() for m in self.masks.values())
+        "Bytes the sparsifier holds beyond the model: masks, plus initial weights and statistics if the criterion needs them"
+        b = sum(m.numel() * m.element_size() for m in self.masks.values()) + (self.stats.nbytes() if self.stats is not None else 0)
         return b + sum(s._init.numel() * s._init.element_size() for s in self.states.values() if s._init is not None)
+
+    def calibrate(self, dataloader, n_batches: int, loss_func=None) -> Sparsifier:
+        "Collect the statistics the criterion needs over `n_batches` of `dataloader`, without training: forward passes, and backward through `loss_func(pred, *targets)` for gradient statistics"
+        if isinstance(n_batches, bool) or not isinstance(n_batches, int) or n_batches < 1:
+            raise ValueError(f"n_batches={n_batches!r}: must be a whole number of batches >= 1")
+        st = self.stats
+        if st is None: return self                                               # the criterion reads no statistics
+        if st.needs_grad and loss_func is None:
+            raise ValueError(f"criteria {self.criteria!r} needs gradients ({', '.join(st.needs)}): give a loss_func(pred, *targets) to backpropagate")
+        model, params = self.model, list(self.model.parameters())
+        was_training, grads = model.training, [p.grad for p in params]
+        device, n_inp, seen = next(iter(self.layers.values())).weight.device, getattr(dataloader, 'n_inp', None), 0
+        st.reset().attach(); st.recording = True
+        try:
+            model.eval()                                                         # no dropout, batch-norm statistics left as they are
+            for batch in dataloader:
+                if seen == n_batches: break
+                batch = [b.to(device) if isinstance(b, Tensor) else b for b in (batch if isinstance(batch, (tuple, list)) else (batch,))]
+                k = n_inp if isinstance(n_inp, int) else max(1, len(batch) - 1)      # fastai's rule: the last element is the target
+                with torch.set_grad_enabled(st.needs_grad):
+                    pred = model(*batch[:k])
+                    if st.needs_grad:
+                        for p in params: p.grad = None
+                        loss_func(pred, *batch[k:]).backward()
+                        st.update()
+                seen += 1
+        finally:
+            st.detach(); model.train(was_training)
+            for p, g in zip(params, grads): p.grad = g
+        if not seen: raise ValueError("calibrate: the dataloader gave no batch")
+        if seen < n_batches: warnings.warn(f"calibrate: the dataloader gave {seen} batches, fewer than n_batches={n_batches}")
+        return self

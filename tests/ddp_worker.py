@@ -20,10 +20,10 @@ from sparsify.distributed import distrib_cpu_ctx
 from sparsify.regularize import RegularizeCallback
 from sparsify.structural import PruneCallback
 
-# (criteria, context) of the SparsifyCallback cases.
-# >>> Add statistics-based criteria here once they exist, e.g. ('taylor', 'global'), ('fisher', 'local'): each pair
-# >>> becomes one more case, checked by tests/test_ddp.py for rank-identical masks and weights and a single report.
-CRITERIA = [('large_final', 'global'), ('random', 'local'), ('movement', 'global')]
+# (criteria, context) of the SparsifyCallback cases: each pair is one case, checked by tests/test_ddp.py for
+# rank-identical masks and weights and a single report. taylor, fisher and wanda read training-time statistics.
+CRITERIA = [('large_final', 'global'), ('random', 'local'), ('movement', 'global'), ('taylor', 'global'), ('fisher', 'local'),
+            ('wanda', 'global')]
 
 CASES = {
     **{f'sparsify-{c}-{x}': lambda c=c, x=x: SparsifyCallback(0.7, 'weight', x, c, 'cos', update_every=2) for c, x in CRITERIA},
