@@ -289,12 +289,18 @@ class Sparsifier:
         "Count groups whose weights are all exactly zero as pruned too (nested in the current masks), e.g. after loading a sparse checkpoint"
         with torch.no_grad():
             for n, m in self.layers.items():
-                keep = self.granularity.group_scores((m.weight != 0).float(), m) > 0
+                keep = self._nonzero_groups(m)
                 if n in self.masks: keep &= self._group_keep(n, self.masks[n], keep)
                 elif bool(keep.all()): continue
                 if not bool(keep.any()): warnings.warn(f"layer {n!r} has no nonzero weight: it counts as fully pruned and stays at zero")
                 self.masks[n] = self.granularity.expand(keep, m)
             return self
+
+    def _nonzero_groups(self, m: nn.Module) -> Tensor:
+        "Bool per group: does it hold a nonzero weight (bool reductions where the granularity is a `DimGranularity`, no float copy)"
+        g, nz = self.granularity, m.weight != 0
+        if isinstance(g, DimGranularity): return nz.any(dim=red, keepdim=True) if (red := g.reduced(m)) else nz
+        return g.group_scores(nz.float(), m) > 0
 
     def reset(self) -> Sparsifier:
         "Forget the masks: pruned weights stay zero for now but may grow back when training goes on (dense-sparse-dense, regrowth)"
