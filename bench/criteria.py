@@ -37,9 +37,9 @@ def overhead(args):
         for name in (list(configs) if rep % 2 == 0 else list(reversed(configs))):
             crit = configs[name]
             cb = None if crit is None else TimedStats(0.9, 'weight', 'global', crit, schedule='agp', verbose=False)
-            t, cb = timed_fit(cb, args)
-            times[name].append(t)
-            if cb: inside[name].append(cb.spent / args.epochs)
+            wall, _ = timed_fit(cb, args.batches, args.epochs, args)
+            times[name].append(wall / args.epochs)
+            if cb: inside[name].append(sum(sum(v) for v in cb.spent.values()) / args.epochs)
     dense = statistics.median(times['dense'])
     print(f"(a) overhead: resnet18, batch {args.bs}, {args.size}x{args.size} images, {args.batches} batches x {args.epochs} epochs, "
           f"{torch.get_num_threads()} threads, median of {args.reps} interleaved runs; 90% global weight sparsity, AGP")

@@ -11,7 +11,7 @@ in one process so that machine noise hits both alike; medians over `--reps`. Two
   after each optimizer step (median ms per step).
 Prints one table per run length; `--quick` is a smoke run.
 """
-import argparse, statistics, time
+import argparse, collections, statistics, time
 import torch
 from torch import nn
 import torchvision
@@ -28,7 +28,7 @@ EVENTS = ('before_fit', 'before_train', 'before_batch', 'after_step', 'after_fit
 class TimedSparsify(SparsifyCallback):
     "SparsifyCallback that adds up the wall time spent in its own events, per event"
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs); self.spent, self.cpu = {e: [] for e in EVENTS}, 0.0
+        super().__init__(*args, **kwargs); self.spent, self.cpu = collections.defaultdict(list), 0.0
     def _timed(self, event):
         t0, c0 = time.perf_counter(), time.process_time()
         getattr(super(), event)()
