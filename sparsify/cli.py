@@ -20,10 +20,9 @@ with warnings.catch_warnings():   # importing fastai warns that `torch.jit.scrip
     from fastai.callback.progress import ProgressCallback  # adds Learner.no_bar
     from sparsify.callback import SparsifyCallback
     from sparsify.criteria import criteria as CRITERIA
-    from sparsify.granularity import (granularities as GRANULARITIES, get_granularity, weight_granularity, DimGranularity,
-                                      CONV_LAYERS, CONV_TRANSPOSE_LAYERS)
+    from sparsify.granularity import granularities as GRANULARITIES, get_granularity
     from sparsify.schedules import schedules as SCHEDULES
-    from sparsify.sparsifier import find_layers
+    from sparsify.sparsifier import scan_layers
     from sparsify.report import format_report, plot_accuracy_vs_sparsity
     from sparsify.data import digits_dls, tensor_dls, small_cnn
     from sparsify.measure import compression_report, format_compression, plot_compression
@@ -153,8 +152,7 @@ def _split(specs) -> list[str]: return [s.strip() for spec in specs or [] for s 
 
 def _candidates(model, g, exclude) -> dict[str, nn.Module]:
     "The layers a `Sparsifier` with granularity `g` would take, before it checks that `g` fits them"
-    types = CONV_LAYERS + CONV_TRANSPOSE_LAYERS if isinstance(g, DimGranularity) and g.conv_only else None
-    return find_layers(model, weight_granularity, types, exclude)
+    return scan_layers(model, g, exclude=exclude, check_fit=False)[0]
 
 def unfit_layers(model: nn.Module, granularity, exclude=None) -> dict[str, nn.Module]:
     "The layers `granularity` cannot cut (e.g. 1 input channel for 2:4), by name: the CLI leaves them dense rather than fail"

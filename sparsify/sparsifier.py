@@ -64,8 +64,9 @@ def _layer_types(granularity, layer_type):
         raise TypeError(f"layer_type={layer_type!r}: must be a module class or a tuple of them")
     return types
 
-def scan_layers(model: nn.Module, granularity: Granularity, layer_type=None, exclude=None, include_frozen: bool = False):
-    "`(layers, skipped)`: the layers to sparsify by name, and the layers set aside with the reason (frozen, empty, tied weight)"
+def scan_layers(model: nn.Module, granularity: Granularity, layer_type=None, exclude=None, include_frozen: bool = False,
+                check_fit: bool = True):
+    "`(layers, skipped)`: the layers to sparsify by name, and the layers set aside with the reason (frozen, empty, tied weight); `check_fit=False` skips checking that `granularity` fits each layer"
     types = _layer_types(granularity, layer_type)
     pats = [exclude] if isinstance(exclude, (str, nn.Module)) else list(exclude or [])
     tests = [_matcher('exclude', p) for p in pats]
@@ -89,7 +90,8 @@ def scan_layers(model: nn.Module, granularity: Granularity, layer_type=None, exc
         raise ValueError(f"no layer to sparsify in {type(model).__name__}: no {[t.__name__ for t in types]} with a weight"
                          + (f" left after exclude={[_show(p) for p in pats]}" if pats else '')
                          + (f"; set aside: {skipped} (include_frozen=True ranks frozen layers too)" if skipped else ''))
-    for n, m in layers.items(): granularity.check(m, n)
+    if check_fit:
+        for n, m in layers.items(): granularity.check(m, n)
     return layers, skipped
 
 def find_layers(model: nn.Module, granularity: Granularity, layer_type=None, exclude=None, include_frozen: bool = False) -> dict[str, nn.Module]:
@@ -223,14 +225,13 @@ class Sparsifier:
         if g.within:                                             # N:M: the lowest z of every group of M
             z = round_half_down(s * g.within)
             dead = (~alive).sum(1) if pruned else None
+            if (int(dead.min()) if pruned else 0) >= z: return None   # every group already has its z zeros
             if pruned: gs = gs.masked_fill(~alive, -math.inf)
-            if pruned and int(dead.min()) >= z: return None
-            if not pruned and not z: return None
-            keep = torch.ones_like(gs, dtype=torch.bool)
             if pruned and int(dead.max()) > z:                   # some groups already lost more than z: they keep them lost
                 rank = gs.argsort(1, stable=True).argsort(1)
                 return rank >= dead.clamp(min=z)[:, None]
-            if z: keep.scatter_(1, gs.topk(z, dim=1, largest=False).indices, False)
+            keep = torch.ones_like(gs, dtype=torch.bool)
+            keep.scatter_(1, gs.topk(z, dim=1, largest=False).indices, False)
             return keep
         k = max(round_half_down(s * gs.numel()), pruned)
         if k == pruned: return None
