@@ -18,7 +18,8 @@ from .schedules import check_sparsity
 from .select import keep_lowest, count_true
 
 # %% auto #0
-__all__ = ['DEFAULT_LAYERS', 'CONTEXTS', 'round_half_down', 'nearest_counts', 'scan_layers', 'find_layers', 'Sparsifier']
+__all__ = ['DEFAULT_LAYERS', 'CONTEXTS', 'round_half_down', 'nearest_counts', 'raise_to_inf', 'near_bounds', 'scan_layers',
+           'find_layers', 'Sparsifier']
 
 # %% ../nbs/03_sparsifier.ipynb #bd87802e
 def round_half_down(x: float) -> int:
@@ -40,6 +41,39 @@ def nearest_counts(scores: list[Tensor], sizes: list[int], target: float, alive:
     dist = (cum[lo:hi + 1] - target).abs()
     p = lo + int((dist <= dist.min() + 1e-9).nonzero()[0])
     return torch.bincount(which[order[:p]], minlength=len(flat)).tolist()
+
+# %% ../nbs/03_sparsifier.ipynb #4df7e9b1
+def raise_to_inf(scores: Tensor, where: Tensor) -> Tensor:
+    "`scores` with the entries where `where` is True set to +inf (never pruned): a maximum with ±inf, several times faster on a CPU than `masked_fill`"
+    return torch.maximum(scores, where.to(scores.dtype).mul_(2).sub_(1).mul_(math.inf))
+
+# %% ../nbs/03_sparsifier.ipynb #4be17ef4
+def near_bounds(scores: list[Tensor], alive: list[Tensor | None], sizes: list[int], floors: list[int], ceilings: list[int],
+                target: float, sample: int = 1 << 15) -> tuple[list[int], list[int]]:
+    """Indices of the tensors whose count of pruned entries may fall below `floors[i]`, and of those whose count may rise above `ceilings[i]`, when the lowest entries over all
+    tensors (entries of `sizes[i]` weights, each tensor held to its bounds) are pruned until `target` weights are: judged from a strided
+    sample, with a margin of four standard errors; entries not `alive` count as pruned. A false alarm costs time, never exactness"""
+    n = [s.numel() for s in scores]
+    step = max(1, sum(n) // sample)
+    samp = [s.reshape(-1)[::step].double() for s in scores]
+    samp = [f if a is None else f.masked_fill(~a.reshape(-1)[::step], -math.inf) for f, a in zip(samp, alive)]
+    m = torch.tensor([len(f) for f in samp], dtype=torch.float64)
+    per = torch.tensor(n, dtype=torch.float64) / m                               # entries each sample stands for
+    lo, hi = torch.tensor(floors, dtype=torch.float64), torch.tensor(ceilings, dtype=torch.float64)
+    z = torch.tensor(sizes, dtype=torch.float64)
+    which = torch.cat([torch.full((len(f),), i) for i, f in enumerate(samp)])[torch.cat(samp).argsort(stable=True)]
+    def counts(j): return torch.bincount(which[:j], minlength=len(n)).double()    # samples below the j-th lowest, per tensor
+    a, b = 0, len(which)                                                         # the fewest lowest samples that reach the target
+    while a < b:
+        j = (a + b) // 2
+        if float(((counts(j) * per).clamp(lo, hi) * z).sum()) < target: a = j + 1
+        else: b = j
+    q = min(max(a / len(which), 1e-9), 1 - 1e-9)                                 # the threshold's quantile, and its sampling error
+    d = math.ceil((4 * math.sqrt(q * (1 - q) / len(which)) + 2 / len(which)) * len(which))
+    c_lo, c_hi = counts(max(0, a - d)), counts(min(len(which), a + d))
+    err = 4 * torch.sqrt(c_hi.clamp(min=1) * (1 - c_hi / m).clamp(min=1 / m)) + 2    # per tensor, in samples
+    pred_lo, pred_hi = ((c_lo - err) * per).clamp(min=0), (c_hi + err) * per
+    return ([i for i in range(len(n)) if lo[i] > 0 and pred_lo[i] <= lo[i]], [i for i in range(len(n)) if hi[i] < n[i] and pred_hi[i] >= hi[i]])
 
 # %% ../nbs/03_sparsifier.ipynb #70956f69
 DEFAULT_LAYERS = LINEAR_LAYERS + CONV_LAYERS + CONV_TRANSPOSE_LAYERS
@@ -244,15 +278,20 @@ class Sparsifier:
         gs, pruned, alive = [live[n][0] for n in names], [live[n][1] for n in names], [live[n][2] for n in names]
         floors = [max(r[2], p) for r, p in zip(rows, pruned)]
         ceilings = [max(r[3], p) for r, p in zip(rows, pruned)]
-        bounded = set()
-        while True:                     # rank globally; bound the layers that leave their bounds, as forced scores, and rank again
-            keeps, counts = self._rank_globally(names, gs, pruned, alive, rows, s, floors, ceilings)
-            out = [i for i, c in enumerate(counts) if i not in bounded and not floors[i] <= c <= ceilings[i]]
-            if not out: return dict(zip(names, keeps))
-            for i in out:               # a floor's lowest groups count as pruned, groups above a ceiling score +inf
-                bounded.add(i)
+        real_floors = [f if f > p else 0 for f, p in zip(floors, pruned)]     # a floor met by the groups already pruned holds by itself
+        low, high = near_bounds(gs, alive, [r[1] for r in rows], real_floors, ceilings, s * sum(r[0] * r[1] for r in rows))
+        held_low, held_high = set(), set()
+        while True:                     # hold the layers that may leave a bound, rank globally; hold any that still leave one, rank again
+            for i in low:               # a floor's lowest groups count as pruned
+                held_low.add(i)
                 if floors[i] > pruned[i]: alive[i] = keep_lowest([gs[i]], floors[i], alive=[alive[i]])[0]
-                if ceilings[i] < rows[i][0]: gs[i] = gs[i].masked_fill(keep_lowest([gs[i]], ceilings[i], alive=[alive[i]])[0], math.inf)
+            for i in high:              # groups above a ceiling score +inf
+                held_high.add(i)
+                if ceilings[i] < rows[i][0]: gs[i] = raise_to_inf(gs[i], keep_lowest([gs[i]], ceilings[i], alive=[alive[i]])[0])
+            keeps, counts = self._rank_globally(names, gs, pruned, alive, rows, s, floors, ceilings)
+            low = [i for i, c in enumerate(counts) if i not in held_low and c < floors[i]]
+            high = [i for i, c in enumerate(counts) if i not in held_high and c > ceilings[i]]
+            if not low and not high: return dict(zip(names, keeps))
 
     def _rank_globally(self, names, gs, pruned, alive, rows, s, floors, ceilings):
         "Keep-masks (None: unchanged) and pruned groups per layer, ranking all layers' groups together"
@@ -299,7 +338,7 @@ class Sparsifier:
 
     def _nonzero_groups(self, m: nn.Module) -> Tensor:
         "Bool per group: does it hold a nonzero weight (bool reductions where the granularity is a `DimGranularity`, no float copy)"
-        g, nz = self.granularity, m.weight != 0
+        g, nz = self.granularity, m.weight.bool()
         if isinstance(g, DimGranularity): return nz.any(dim=red, keepdim=True) if (red := g.reduced(m)) else nz
         return g.group_scores(nz.float(), m) > 0
 
@@ -315,7 +354,7 @@ class Sparsifier:
             rows = []
             for n, m in self.layers.items():
                 w = m.weight
-                zeros = w.numel() - count_true((w != 0).reshape(-1))
+                zeros = w.numel() - count_true(w.bool().reshape(-1))
                 mask = self.masks.get(n)
                 rows.append(dict(layer=n, type=type(m).__name__, shape=tuple(w.shape), granularity=str(self.granularity),
                                  target=self.targets.get(n), achieved=zeros / w.numel(), nonzeros=w.numel() - zeros,
@@ -327,7 +366,7 @@ class Sparsifier:
         with torch.no_grad():
             ws = [m.weight for m in self.layers.values()]
             n = sum(w.numel() for w in ws)
-            return (n - sum(count_true((w != 0).reshape(-1)) for w in ws)) / n
+            return (n - sum(count_true(w.bool().reshape(-1)) for w in ws)) / n   # a cast to bool: 3x faster than `w != 0`
 
     def extra_bytes(self) -> int:
         "Bytes the sparsifier holds beyond the model: masks, plus initial weights and statistics if the criterion needs them"
