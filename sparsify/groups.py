@@ -35,7 +35,9 @@ class DependencyGroups(Granularity):
     def sparsifier(self, model: nn.Module, example_inputs=None, **kwargs) -> GroupSparsifier:
         "A `GroupSparsifier` of `model` on this granularity (example inputs: the ones given here, else `example_inputs`)"
         x = self.example_inputs if self.example_inputs is not None else example_inputs
-        return GroupSparsifier(model, x, ignored_layers=self.ignored_layers, **kwargs)
+        sp = GroupSparsifier(model, x, ignored_layers=self.ignored_layers, **kwargs)
+        sp.granularity = self
+        return sp
     def __repr__(self): return self.name
 
 
