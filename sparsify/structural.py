@@ -18,6 +18,7 @@ from fastai.torch_core import rank_distrib
 from .callback import unwrap_model
 from .criteria import LayerState, get_criterion
 from .stats import Statistics, GRAD_STATS
+from .sparsifier import Sparsifier
 from .measure import count_macs, compression_report, format_compression
 
 # %% auto #0
@@ -186,9 +187,11 @@ class StructuralPruner:
                              "(they are sliced at each removal); use e.g. 'taylor' or 'fisher'")
         if not crit.needs: self.stats, self.states = None, {}; return None
         layers = {n: m for n, m in self.model.named_modules() if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear))}
-        self.stats = Statistics(layers, crit.needs, decay, crit.window)
+        self.stats, self.criteria, self.layers = Statistics(layers, crit.needs, decay, crit.window), crit, layers
         self.states = {m: LayerState(n, m, self.generator, None, self.stats[n]) for n, m in layers.items()}
         return self.stats
+
+    calibrate = Sparsifier.calibrate   # (dataloader, n_batches, loss_func): the statistics `track` asked for, from backward passes without steps
 
     def channels(self) -> dict:
         "Current number of channels of each prunable group, by root layer name"
@@ -308,12 +311,17 @@ class StructuralPruner:
 
 # %% ../nbs/09_structural.ipynb #929a6b64
 def prune_to_speedup(model: nn.Module, example_inputs, speedup: float = 2.0, steps: int = 1, criteria='large_final', context='local',
-                     max_fraction: float = 0.9, ignored_layers=None, round_to: int | None = None) -> StructuralPruner:
-    "Remove channels of `model` in `steps` steps (each to an intermediate target) until base MACs ÷ MACs ≥ `speedup`"
+                     max_fraction: float = 0.9, ignored_layers=None, round_to: int | None = None, dataloader=None, loss_func=None,
+                     n_batches: int = 8) -> StructuralPruner:
+    "Remove channels of `model` in `steps` steps (each to an intermediate target) until base MACs ÷ MACs ≥ `speedup`; a loss-aware `criteria` (taylor, fisher) reads `n_batches` of `dataloader` through `loss_func` before each step"
     _check_plan(speedup, criteria, context, max_fraction, round_to)
     if not isinstance(steps, int) or steps < 1: raise ValueError(f"steps={steps!r}: a positive int")
     p = StructuralPruner(model, example_inputs, ignored_layers)
-    for k in range(1, steps + 1): p.prune_to(speedup ** (k / steps), criteria, context, max_fraction, round_to)
+    if criteria != 'bn_scale' and p.track(criteria) is not None and (dataloader is None or loss_func is None):
+        raise ValueError(f"criteria={criteria!r} reads gradient statistics: give a dataloader and a loss_func(pred, *targets) to collect them")
+    for k in range(1, steps + 1):
+        if p.stats is not None: p.stats.reset(); p.calibrate(dataloader, n_batches, loss_func)
+        p.prune_to(speedup ** (k / steps), criteria, context, max_fraction, round_to)
     return p
 
 # %% ../nbs/09_structural.ipynb #668d6389
