@@ -143,7 +143,7 @@ def group_scores(group, criteria='large_final', names: dict | None = None, gener
             if crit.needs and m not in states:
                 raise ValueError(f"criteria={crit.name!r} needs {crit.needs}; `states` has none for {names.get(m, type(m).__name__)!r}")
             s = crit(m.weight.detach(), states[m] if m in states else LayerState(names.get(m, ''), m, generator))
-        per = s.movedim(d, 0).reshape(s.shape[d], -1).float().mean(1)[torch.as_tensor(it.idxs, device=s.device)].cpu()
+        per = (s.float().mean([i for i in range(s.ndim) if i != d]) if s.ndim > 1 else s.float())[torch.as_tensor(it.idxs, device=s.device)].cpu()   # no copy of the weight
         root = torch.as_tensor(it.root_idxs)
         sums, counts = torch.zeros(n).index_add_(0, root, per), torch.zeros(n).index_add_(0, root, torch.ones(len(root)))
         hit = counts > 0
