@@ -28,11 +28,11 @@ EVENTS = ('before_fit', 'before_train', 'before_batch', 'after_step', 'after_fit
 class TimedSparsify(SparsifyCallback):
     "SparsifyCallback that adds up the wall time spent in its own events, per event"
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs); self.spent, self.cpu = collections.defaultdict(list), 0.0
+        super().__init__(*args, **kwargs); self.spent, self.cpu_s = collections.defaultdict(list), 0.0
     def _timed(self, event):
         t0, c0 = time.perf_counter(), time.process_time()
         getattr(super(), event)()
-        self.spent[event].append(time.perf_counter() - t0); self.cpu += time.process_time() - c0
+        self.spent[event].append(time.perf_counter() - t0); self.cpu_s += time.process_time() - c0
     def before_fit(self): self._timed('before_fit')
     def before_train(self): self._timed('before_train')
     def before_batch(self): self._timed('before_batch')
@@ -70,7 +70,7 @@ def run_length(steps, args):
             fit_s[name].append(wall); fit_cpu[name].append(cpu)
             if cb is None: continue
             inside.setdefault(name, []).append(sum(sum(v) for v in cb.spent.values()))
-            inside_cpu.setdefault(name, []).append(cb.cpu)
+            inside_cpu.setdefault(name, []).append(cb.cpu_s)
             n_upd[name] = len(cb.history)
             b = sorted(cb.spent['before_batch'], reverse=True)[:max(1, len(cb.history))]     # the update steps are the slow ones
             upd_ms.setdefault(name, []).append(1e3 * statistics.median(b))

@@ -85,17 +85,21 @@ class SparsifyCallback(Callback):
         self._active = not any(isinstance(cb, LRFinder) for cb in self.learn.cbs)   # lr_find trains on weights fastai restores
         self._started = False
         if not self._active: return
-        self._attach_sparsifier()
-        self._metric = ValueMetric(self.sparsifier.achieved, 'sparsity')
+        self._attach_sparsifier()                                   # deferred to the first training batch for a granularity that traces the model
+        self._metric = ValueMetric(self._achieved, 'sparsity')
         self.learn.metrics = self.learn.metrics + [self._metric]
         self._guard = _AfterOtherCallbacks(self)
         self.learn.add_cb(self._guard)
 
     def before_train(self):
         "At the first training epoch of a fit: adopt zero weights as pruned, apply every mask before the first step, plan this fit's steps; at every one: record activation statistics if the criterion needs them"
-        if not self._active: return
+        if not self._active or self.sparsifier is None: return                # a granularity that traces the model starts on the first batch
         if (st := self.sparsifier.stats) is not None: st.recording = 'train'   # modules in training mode: not validation, even nested
-        if self._started: return
+        if not self._started: self._start()
+
+    def _start(self):
+        "The first training epoch of a fit: adopt zeros, apply the masks, plan the steps, attach statistics hooks"
+        st = self.sparsifier.stats
         self._started, self._last_step, self.history = True, -1, []
         self.n_steps = self.n_epoch * len(self.dls.train)
         self.plan = Plan.for_fit(self.schedule, self.n_steps, self.start, self.end, self.initial_sparsity, self.update_every)
@@ -113,11 +117,14 @@ class SparsifyCallback(Callback):
 
     def after_train(self):
         "Stop recording activation statistics (validation batches do not count)"
-        if self._active and self.sparsifier.stats is not None: self.sparsifier.stats.recording = False
+        if self._active and self.sparsifier is not None and self.sparsifier.stats is not None: self.sparsifier.stats.recording = False
 
     def before_batch(self):
         "On a training step where the plan's target moves, recompute the masks (nested in the current ones) and apply them"
         if not self._active: return
+        if self.sparsifier is None:                                 # dependency groups: traced on this first training batch
+            self._attach_sparsifier(self.learn.xb); self._start()
+            if (st := self.sparsifier.stats) is not None: st.recording = 'train'
         self._last_step = self.epoch * self.n_iter + self.iter      # counts from start_epoch when a fit resumes
         self._update(self._last_step)
 
@@ -143,9 +150,17 @@ class SparsifyCallback(Callback):
         self._target = tgt
         self.history.append((step if at is None else at, _mean(tgt), self.sparsifier.achieved()))
 
-    def _attach_sparsifier(self):
+    def _achieved(self) -> float: return self.sparsifier.achieved() if self.sparsifier is not None else float('nan')
+
+    def _attach_sparsifier(self, xb=None):
         "The Sparsifier for this fit: the one of the last fit while the model and its layers are the same (masks and initial weights live on), else a new one that inherits the masks of the layers it shares"
         model, old = unwrap_model(self.learn.model), self.sparsifier
+        if hasattr(self.granularity, 'sparsifier'):                 # a granularity spanning layers (`DependencyGroups`) builds its own, tracing the model
+            if old is None or not old.fits(model):
+                self.sparsifier = None
+                if xb is None and getattr(self.granularity, 'example_inputs', None) is None: return   # traced on the first training batch
+                self.sparsifier = self._new_sparsifier(model, xb)
+            return self._check(self.sparsifier)
         layers, _ = scan_layers(model, self.granularity, self.layer_type, self.exclude, self.include_frozen)
         if old is None or old.model is not model or old.layers != layers:
             new = self._new_sparsifier(model)
@@ -156,10 +171,12 @@ class SparsifyCallback(Callback):
             self.sparsifier = new
         self._check(self.sparsifier)
 
-    def _new_sparsifier(self, model: nn.Module) -> Sparsifier:
-        return Sparsifier(model, granularity=self.granularity, context=self.context, criteria=self.criteria, layer_type=self.layer_type,
-                          exclude=self.exclude, min_layer_sparsity=self.min_layer_sparsity, max_layer_sparsity=self.max_layer_sparsity,
-                          seed=self.seed, include_frozen=self.include_frozen, stats_decay=self.stats_decay)
+    def _new_sparsifier(self, model: nn.Module, xb=None) -> Sparsifier:
+        kw = dict(context=self.context, criteria=self.criteria, layer_type=self.layer_type, exclude=self.exclude,
+                  min_layer_sparsity=self.min_layer_sparsity, max_layer_sparsity=self.max_layer_sparsity,
+                  seed=self.seed, include_frozen=self.include_frozen, stats_decay=self.stats_decay)
+        if hasattr(self.granularity, 'sparsifier'): return self.granularity.sparsifier(model, None if xb is None else _first(xb), **kw)
+        return Sparsifier(model, granularity=self.granularity, **kw)
 
     def _check(self, sp: Sparsifier):
         "Fail now, not mid-fit: a bad criterion, unknown layer names in a per-layer target, a target out of reach of the layer bounds"
@@ -207,6 +224,11 @@ class SparsifyCallback(Callback):
         if self.history: ax.scatter([h[0] for h in self.history], [100 * h[2] for h in self.history], s=12, color='tab:red', zorder=3, label='achieved')
         ax.set_xlabel('training step'); ax.set_ylabel('sparsity (%)'); ax.grid(alpha=0.3); ax.legend(fontsize=8)
         return ax
+
+def _first(xb):
+    "One sample of a batch's inputs: enough to trace a model"
+    xs = tuple(x[:1] for x in xb)
+    return xs[0] if len(xs) == 1 else xs
 
 def _mean(t): return sum(t.values()) / len(t) if isinstance(t, dict) else t
 

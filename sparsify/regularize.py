@@ -14,7 +14,7 @@ from .granularity import DimGranularity, get_granularity
 from .criteria import get_criterion, large_final
 from .schedules import lin, get_schedule, check_schedule_fn, check_sparsity
 from .sparsifier import Sparsifier, find_layers, CONTEXTS
-from .callback import unwrap_model
+from .callback import unwrap_model, _first
 
 # %% auto #0
 __all__ = ['REGULARIZERS', 'BN_LAYERS', 'group_norms', 'l1_grad', 'group_lasso_grad', 'growing_grad', 'RegularizeCallback']
@@ -80,14 +80,16 @@ class RegularizeCallback(Callback):
             warmup_fn = get_schedule(lin if warmup_fn is None else warmup_fn)
             check_schedule_fn(warmup_fn)
         granularity = get_granularity('weight' if kind in ('l1', 'bn') else granularity or 'filter')
+        if hasattr(granularity, 'sparsifier') and kind != 'group':   # DependencyGroups: a group spans several layers
+            raise ValueError(f"granularity={granularity!r} works with kind='group' (group lasso over the coupled channels); got kind={kind!r}")
         layer_type = BN_LAYERS if kind == 'bn' and layer_type is None else layer_type
         store_attr('kind,strength,granularity,warmup,warmup_fn,layer_type,exclude,sparsity,context,criteria,delta,update_every,eps,seed')
         self.layers, self.chosen, self.history = {}, None, []
 
     def before_fit(self):
         "Find the layers to regularize and the fit's number of steps"
-        self.sparsifier, self.layers = None, {}
-        if self.kind != 'growing': self.layers = find_layers(unwrap_model(self.learn.model), self.granularity, self.layer_type, self.exclude)
+        self.sparsifier, self.layers, self.groups = None, {}, None     # dependency groups: traced at the first step (`before_step`)
+        if self.kind != 'growing' and not hasattr(self.granularity, 'sparsifier'): self.layers = find_layers(unwrap_model(self.learn.model), self.granularity, self.layer_type, self.exclude)
         self.n_steps = self.n_epoch * len(self.dls.train)
         self.warmup_steps = round(self.warmup * self.n_steps)
         self.chosen, self.history = None, []
@@ -131,6 +133,10 @@ class RegularizeCallback(Callback):
         if self.kind == 'growing' and self.chosen is None: self.chosen = self.choose()
         scaler = getattr(self.learn, 'scaler', None)            # MixedPrecision: .grad is still scaled here
         if scaler is not None and scaler.is_enabled(): lam *= scaler.get_scale()
+        if hasattr(self.granularity, 'sparsifier'):
+            model = unwrap_model(self.learn.model)
+            if self.groups is None or not self.groups.fits(model): self.groups = self.granularity.sparsifier(model, _first(self.learn.xb))
+            return self.groups.add_group_lasso_grad(lam, self.eps)
         with torch.no_grad():
             for n, m in self.layers.items():
                 if m.weight.grad is not None and (self.chosen is None or n in self.chosen):

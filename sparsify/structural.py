@@ -17,6 +17,8 @@ from fastai.callback.core import Callback
 from fastai.torch_core import rank_distrib
 from .callback import unwrap_model
 from .criteria import LayerState, get_criterion
+from .stats import Statistics, GRAD_STATS
+from .sparsifier import Sparsifier
 from .measure import count_macs, compression_report, format_compression
 
 # %% auto #0
@@ -100,6 +102,14 @@ def _slicer(keeps: dict):
         return t
     return f
 
+def _slice_stats(stats: Statistics, changes: dict):
+    "Cut the gradient statistics of layers whose weight a removal replaced, as the weight was cut"
+    for st in stats.layers.values():
+        for old, (new, sl) in changes.items():
+            if new is st.module.weight:
+                if st._gw is not None: st._gw = sl(st._gw)
+                if st._gsq is not None: st._gsq = sl(st._gsq)
+
 def repoint_optimizer(opt, changes: dict):
     "Point `opt` (a fastai `Optimizer`, `OptimWrapper` or torch optimizer) at new parameters; `changes` maps old → (new, slicer)"
     lists = opt.param_lists if hasattr(opt, 'param_lists') else [g['params'] for g in opt.param_groups]
@@ -112,14 +122,15 @@ def repoint_optimizer(opt, changes: dict):
             opt.state[new] = {k: sl(v) if isinstance(v, Tensor) and v.shape == old.shape else v for k, v in st.items()}
 
 # %% ../nbs/09_structural.ipynb #e2a6b445
-def group_scores(group, criteria='large_final', names: dict | None = None, generator: torch.Generator | None = None) -> Tensor:
+def group_scores(group, criteria='large_final', names: dict | None = None, generator: torch.Generator | None = None,
+                 states: dict | None = None) -> Tensor:
     "One score per channel of a Torch-Pruning `group` (low scores are pruned first); see the text below for the aggregation"
     n, bn = len(group[0].idxs), criteria == 'bn_scale'
     crit = None if bn else get_criterion(criteria)
-    if crit is not None and crit.needs:
-        raise ValueError(f"criteria={crit.name!r} needs {crit.needs}, which structural pruning does not keep (shapes change at every removal); "
-                         "use one without needs, such as 'large_final', or 'bn_scale'")
-    names, generator = names or {}, generator or torch.Generator().manual_seed(0)
+    names, generator, states = names or {}, generator or torch.Generator().manual_seed(0), states or {}
+    if crit is not None and crit.needs and not states:
+        raise ValueError(f"criteria={crit.name!r} needs {crit.needs}: give `states` ({{module: LayerState}}, e.g. `StructuralPruner.track`) "
+                         "or use a criterion without needs, such as 'large_final', or 'bn_scale'")
     total, members = torch.zeros(n), torch.zeros(n)
     for it in group.items:
         m = it.dep.target.module
@@ -129,8 +140,10 @@ def group_scores(group, criteria='large_final', names: dict | None = None, gener
         else:
             if not isinstance(m, (nn.modules.conv._ConvNd, nn.Linear)): continue
             d = _dim(m, 'weight', _kind(group._DG, it.dep.handler), 2)
-            s = crit(m.weight.detach(), LayerState(names.get(m, ''), m, generator))
-        per = s.movedim(d, 0).reshape(s.shape[d], -1).float().mean(1)[torch.as_tensor(it.idxs, device=s.device)].cpu()
+            if crit.needs and m not in states:
+                raise ValueError(f"criteria={crit.name!r} needs {crit.needs}; `states` has none for {names.get(m, type(m).__name__)!r}")
+            s = crit(m.weight.detach(), states[m] if m in states else LayerState(names.get(m, ''), m, generator))
+        per = (s.float().mean([i for i in range(s.ndim) if i != d]) if s.ndim > 1 else s.float())[torch.as_tensor(it.idxs, device=s.device)].cpu()   # no copy of the weight
         root = torch.as_tensor(it.root_idxs)
         sums, counts = torch.zeros(n).index_add_(0, root, per), torch.zeros(n).index_add_(0, root, torch.ones(len(root)))
         hit = counts > 0
@@ -164,6 +177,21 @@ class StructuralPruner:
             if why := _unsupported(g, self.names): self.skipped[self.names[root]] = why
             else: self.roots[self.names[root]] = (root, g[0].dep.handler)
         self.initial = self.channels()
+        self.stats, self.states = None, {}
+
+    def track(self, criteria, decay=None) -> Statistics | None:
+        "Collect the gradient statistics `criteria` needs (taylor, fisher…) for every conv and linear layer; `self.stats.update()` after each backward; `remove` slices them"
+        crit = get_criterion(criteria)
+        if bad := [n for n in crit.needs if n not in GRAD_STATS]:
+            raise ValueError(f"criteria={crit.name!r} needs {bad}: structural pruning keeps gradient statistics {list(GRAD_STATS)} only "
+                             "(they are sliced at each removal); use e.g. 'taylor' or 'fisher'")
+        if not crit.needs: self.stats, self.states = None, {}; return None
+        layers = {n: m for n, m in self.model.named_modules() if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear))}
+        self.stats, self.criteria, self.layers = Statistics(layers, crit.needs, decay, crit.window), crit, layers
+        self.states = {m: LayerState(n, m, self.generator, None, self.stats[n]) for n, m in layers.items()}
+        return self.stats
+
+    calibrate = Sparsifier.calibrate   # (dataloader, n_batches, loss_func): the statistics `track` asked for, from backward passes without steps
 
     def channels(self) -> dict:
         "Current number of channels of each prunable group, by root layer name"
@@ -192,7 +220,7 @@ class StructuralPruner:
 
     def scores(self, criteria='large_final') -> dict:
         "Channel scores of every group (`group_scores`), by root layer name"
-        return {n: group_scores(self.group(n), criteria, self.names, self.generator) for n in self.roots}
+        return {n: group_scores(self.group(n), criteria, self.names, self.generator, self.states) for n in self.roots}
 
     def mask(self, layer, idxs) -> dict:
         "Zero channels `idxs` of `layer`'s group (producers' rows, biases, BatchNorm γ and β, consumers' input slices); returns keep-masks by parameter name"
@@ -241,6 +269,7 @@ class StructuralPruner:
                 raise RuntimeError(f"{self.names[m]}.{pn}: Torch-Pruning kept other entries than its group's indices say; refusing to slice optimizer state")
             changes[old] = (new, sl)
         if opt is not None: repoint_optimizer(opt, changes)
+        if self.stats is not None: _slice_stats(self.stats, changes)
         return changes
 
     def plan(self, fraction: float, criteria='large_final', context='local', max_fraction=0.9, round_to=None) -> dict:
@@ -282,12 +311,17 @@ class StructuralPruner:
 
 # %% ../nbs/09_structural.ipynb #929a6b64
 def prune_to_speedup(model: nn.Module, example_inputs, speedup: float = 2.0, steps: int = 1, criteria='large_final', context='local',
-                     max_fraction: float = 0.9, ignored_layers=None, round_to: int | None = None) -> StructuralPruner:
-    "Remove channels of `model` in `steps` steps (each to an intermediate target) until base MACs ÷ MACs ≥ `speedup`"
+                     max_fraction: float = 0.9, ignored_layers=None, round_to: int | None = None, dataloader=None, loss_func=None,
+                     n_batches: int = 8) -> StructuralPruner:
+    "Remove channels of `model` in `steps` steps (each to an intermediate target) until base MACs ÷ MACs ≥ `speedup`; a loss-aware `criteria` (taylor, fisher) reads `n_batches` of `dataloader` through `loss_func` before each step"
     _check_plan(speedup, criteria, context, max_fraction, round_to)
     if not isinstance(steps, int) or steps < 1: raise ValueError(f"steps={steps!r}: a positive int")
     p = StructuralPruner(model, example_inputs, ignored_layers)
-    for k in range(1, steps + 1): p.prune_to(speedup ** (k / steps), criteria, context, max_fraction, round_to)
+    if criteria != 'bn_scale' and p.track(criteria) is not None and (dataloader is None or loss_func is None):
+        raise ValueError(f"criteria={criteria!r} reads gradient statistics: give a dataloader and a loss_func(pred, *targets) to collect them")
+    for k in range(1, steps + 1):
+        if p.stats is not None: p.stats.reset(); p.calibrate(dataloader, n_batches, loss_func)
+        p.prune_to(speedup ** (k / steps), criteria, context, max_fraction, round_to)
     return p
 
 # %% ../nbs/09_structural.ipynb #668d6389
@@ -299,6 +333,10 @@ class PruneCallback(Callback):
         _check_plan(speedup, criteria, context, max_fraction, round_to)
         if not isinstance(steps, int) or steps < 1: raise ValueError(f"steps={steps!r}: a positive int")
         if not 0 <= start <= end < 1: raise ValueError(f"start={start}, end={end}: need 0 ≤ start ≤ end < 1 (leave time to fine-tune)")
+        needs = () if criteria == 'bn_scale' else get_criterion(criteria).needs
+        if bad := [n for n in needs if n not in GRAD_STATS]:
+            raise ValueError(f"criteria={criteria!r} needs {bad}: PruneCallback keeps gradient statistics {list(GRAD_STATS)} only; use e.g. 'taylor' or 'fisher'")
+        if needs and start == 0: raise ValueError(f"criteria={criteria!r} reads gradient statistics, so the first prune needs training steps before it: start > 0")
         store_attr(); self.pruner = None
 
     def _point(self, k: int) -> float: return self.start + (self.end - self.start) * (k / (self.steps - 1) if self.steps > 1 else 0)
@@ -314,12 +352,20 @@ class PruneCallback(Callback):
             model = unwrap_model(self.learn.model)
             self.dense = copy.deepcopy(model).cpu() if self.verbose else None   # for the compression report (CPU latency)
             self.pruner = StructuralPruner(model, self.x[:1], self.ignored_layers)
+            if self.criteria != 'bn_scale': self.pruner.track(self.criteria)
         done = self.done
         while self.done < self.steps and self.pct_train >= self._point(self.done):
             self.done += 1
             self.pruner.prune_to(self.speedup ** (self.done / self.steps), self.criteria, self.context, self.max_fraction,
                                  self.round_to, opt=self.learn.opt)
+            if self.pruner.stats is not None: self.pruner.stats.after_update()   # a new window: the steps since this prune
         if self.done > done and isinstance(self.learn.model, DistributedDataParallel): self._rewrap()
+
+    def after_backward(self):
+        "Add this step's gradient statistics if the criterion reads them (taylor, fisher…)"
+        if self.pruner is None or self.pruner.stats is None: return
+        scaler = getattr(self.learn, 'scaler', None)
+        self.pruner.stats.update(scaler.get_scale() if scaler is not None and scaler.is_enabled() else 1.0)
 
     def _rewrap(self):
         "The wrapper fastai's `DistributedTrainer` built holds the removed parameters: replace it (every rank prunes at the same batch)"
