@@ -59,7 +59,7 @@ def timed_fit(cb, n_batches, epochs, args):
 def run_length(steps, args):
     epochs = 2 if steps >= 20 else 1
     n_batches = steps // epochs
-    configs = {'dense': None} | dict(schedules)
+    configs = {'dense': None} | {k: v for k, v in schedules.items() if k in args.schedules}
     fit_s, fit_cpu = {k: [] for k in configs}, {k: [] for k in configs}
     inside, inside_cpu, upd_ms, apply_ms, n_upd = {}, {}, {}, {}, {}
     timed_fit(None, n_batches, 1, args)                                # warm-up: first-use costs out of the figures
@@ -80,7 +80,7 @@ def run_length(steps, args):
           f"{args.sparsity:.0%} global weight sparsity, {torch.get_num_threads()} threads, median of {args.reps} interleaved runs")
     print(f"{'schedule':<10} {'fit s':>8} {'wall ratio':>11} {'in-callback':>12} {'in-cb (CPU)':>12} {'updates':>8} {'ms/update':>10} {'ms/re-apply':>12}")
     print(f"{'dense':<10} {dense:>8.2f} {1:>11.3f} {'-':>12} {'-':>12} {'-':>8} {'-':>10} {'-':>12}")
-    for name in schedules:
+    for name in [k for k in schedules if k in args.schedules]:
         t = statistics.median(fit_s[name])
         print(f"{name:<10} {t:>8.2f} {t / dense:>11.3f} {1 + statistics.median(inside[name]) / dense:>12.4f} "
               f"{1 + statistics.median(inside_cpu[name]) / dense_cpu:>12.4f} {n_upd[name]:>8} "
@@ -94,8 +94,11 @@ def main():
     p.add_argument('--size', type=int, default=32, help='image size')
     p.add_argument('--sparsity', type=float, default=0.5)
     p.add_argument('--reps', type=int, default=3)
+    p.add_argument('--schedules', default=','.join(schedules), help='built-in schedules to time, comma-separated')
     p.add_argument('--quick', action='store_true')
     args = p.parse_args()
+    args.schedules = args.schedules.split(',')
+    if bad := [s for s in args.schedules if s not in schedules]: p.error(f'--schedules: unknown {bad}; choose from {list(schedules)}')
     if args.quick: args.lengths, args.bs, args.size, args.reps = '4,8', 8, 32, 1
     for steps in (int(s) for s in args.lengths.split(',')): run_length(steps, args)
 
