@@ -8,11 +8,12 @@ libraries, their order alternating from seed to seed; the model's initial weight
 for both libraries at a seed, so the difference is paired: mean ± its standard error over seeds.
 The sparsity each library achieves is counted from the Conv2d weights after fit (zeros ÷ size).
 
-`--ours END:UPDATES` adds variants of our callback (window end, number of mask updates, 'step' = every step) to try
+`--peer-count` adds ours at the per-layer sparsity fasterai reached (filter configurations, where fasterai falls short of the
+target); `--combine LOG...` prints the table of earlier runs' per-seed lines. `--ours END:UPDATES` adds variants of our callback (window end, number of mask updates, 'step' = every step) to try
 other defaults; `--quick` is a smoke run on the digits (fasterai is optional: without it only our side runs).
 fasterai is not a dependency of sparsify: install it in a separate environment to run this comparison.
 """
-import argparse, contextlib, io, math, statistics, time
+import argparse, contextlib, io, math, re, statistics, time
 import torch
 from torch import nn
 from fastai.learner import Learner
@@ -65,6 +66,16 @@ def ours(variant):
     return make
 
 
+PEER_LAYERS = {}   # configuration -> the per-layer sparsity fasterai ended with at the last seed
+
+
+def ours_peer_count(sparsity, granularity, context, crit, n_steps):
+    "Ours at the per-layer sparsity fasterai reached at this seed (a control for its filter configurations, where it falls short of the target)"
+    if granularity != 'filter' or context != 'local': return None
+    return SparsifyCallback(PEER_LAYERS[(sparsity, granularity, context, crit)], granularity, context, crit, schedule='agp',
+                            layer_type=nn.Conv2d, verbose=False)
+
+
 def peer(sparsity, granularity, context, crit, n_steps):
     "fasterai's callback with its AGP defaults (a fresh Schedule: fasterai's module-level `agp` keeps state)"
     return PeerCallback(sparsity, granularity, context, getattr(peer_criteria, crit), PeerSchedule(peer_agp, start_pct=0.2),
@@ -77,11 +88,48 @@ def run(dls_fn, args, seed, make=None, config=None):
     dls = dls_fn()
     learn = Learner(dls, cnn5(), loss_func=nn.CrossEntropyLoss(), metrics=accuracy)
     cbs = [] if make is None else [make(*CONFIGS[config], args.epochs * len(dls.train))]
+    if cbs == [None]: return None
     t0 = time.process_time()
     with learn.no_bar(), learn.no_logging(), contextlib.redirect_stdout(io.StringIO()):   # fasterai prints every epoch
         learn.fit_one_cycle(args.epochs, args.lr, cbs=cbs)
         acc = 100 * float(learn.validate()[1])
+    if make is peer: PEER_LAYERS[CONFIGS[config]] = {n: float((m.weight == 0).float().mean()) for n, m in learn.model.named_modules()
+                                                     if isinstance(m, nn.Conv2d)}
     return acc, conv_sparsity(learn.model), time.process_time() - t0
+
+
+PEER_COUNT = "sparsify, fasterai's count"
+
+
+def table(res, dense):
+    "Print mean ± std per configuration and library, the paired difference to fasterai ± its standard error, and the sparsity reached"
+    sd = lambda v: statistics.stdev(v) if len(v) > 1 else float('nan')
+    print(f"\naccuracy % (mean ± std over the seeds counted in `seeds`); diff = this row − fasterai at the same seed, mean ± its "
+          f"standard error; sparsity = zeros in the Conv2d weights after fit (mean, [min, max] over seeds)")
+    if dense: print(f"{'dense':<20} {'':<28} {statistics.mean(dense.values()):>6.2f} ± {sd(list(dense.values())):.2f}   ({len(dense)} seeds)")
+    print(f"{'configuration':<20} {'library':<28} {'accuracy':>13} {'vs dense':>9} {'diff vs fasterai':>17} {'seeds':>5} "
+          f"{'sparsity':>8} {'[min, max]':>17}")
+    for config in dict.fromkeys(c for c, _ in res):
+        base = res.get((config, 'fasterai'), {})
+        for lib in dict.fromkeys(l for c, l in res if c == config):
+            rs = res[(config, lib)]
+            acc, spa = [a for a, _ in rs.values()], [s for _, s in rs.values()]
+            vs = [a - dense[s] for s, (a, _) in rs.items() if s in dense]
+            d = [a - base[s][0] for s, (a, _) in rs.items() if s in base]
+            diff = '-' if lib == 'fasterai' or not d else f"{statistics.mean(d):+.2f} ± {sd(d) / math.sqrt(len(d)):.2f}"
+            print(f"{config:<20} {lib:<28} {statistics.mean(acc):>6.2f} ± {sd(acc):.2f} {f'{statistics.mean(vs):+.2f}' if vs else '-':>9} "
+                  f"{diff:>17} {len(acc):>5} {statistics.mean(spa):>8.4f} [{min(spa):.4f}, {max(spa):.4f}]")
+
+
+def combine(logs):
+    "The table from the per-seed lines of earlier runs' output (fits on the CPU are deterministic: a seed gives the same figures in any run)"
+    res, dense = {}, {}
+    for log in logs:
+        for line in open(log):
+            if m := re.match(r"seed (\d+) dense (\d+\.\d+)", line): dense[int(m[1])] = float(m[2])
+            elif m := re.match(r"seed (\d+) (.{20}) (.+?)\s+(\d+\.\d+)  sparsity (\d\.\d+)", line):
+                res.setdefault((m[2].strip(), m[3].strip()), {})[int(m[1])] = (float(m[4]), float(m[5]))
+    table(res, dense)
 
 
 def main():
@@ -92,52 +140,42 @@ def main():
     p.add_argument('--lr', type=float, default=3e-3)
     p.add_argument('--configs', nargs='*', default=list(CONFIGS), choices=list(CONFIGS), metavar='CONFIG')
     p.add_argument('--ours', nargs='*', default=[], metavar='END:UPDATES', help="variants of ours, e.g. 1.0:25 0.5:50 0.75:step")
+    p.add_argument('--peer-count', action='store_true', help="add ours pruning as many filters as fasterai does (filter configurations)")
     p.add_argument('--no-dense', action='store_true')
+    p.add_argument('--combine', nargs='+', metavar='LOG', help="print the table of the per-seed lines of earlier runs' output, run nothing")
     p.add_argument('--quick', action='store_true')
     args = p.parse_args()
+    if args.combine: return combine(args.combine)
     dls_fn = mnist_sample_dls
     if args.quick: args.seeds, args.epochs, args.configs, dls_fn = 1, 1, args.configs[:1], digits_dls
     torch.set_num_threads(1)
     parse = lambda v: (float(v.split(':')[0]), v.split(':')[1] if v.split(':')[1] == 'step' else int(v.split(':')[1]))
     libs = {} if fasterai is None else {'fasterai': peer}
-    libs[f'sparsify'] = ours((None, None))
+    libs['sparsify'] = ours((None, None))
     for v in args.ours: libs[f'sparsify {v}'] = ours(parse(v))
+    if args.peer_count and fasterai is None: p.error("--peer-count needs fasterai")
     if fasterai is None:
         print("fasterai is not installed: its column is skipped (pip install fasterai in a separate environment to compare)")
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     print(f"{'digits' if args.quick else 'MNIST sample (4,000 train / 1,000 valid)'}, 5-conv CNN with BatchNorm, "
           f"fit_one_cycle({args.epochs}, {args.lr:g}), Conv2d layers, AGP, {torch.get_num_threads()} thread, seeds {seeds}; "
           f"fasterai {getattr(fasterai, '__version__', '-')}, ours window {DEFAULT_WINDOW}, default ~25 updates")
-    res = {}   # (config, lib) -> list of (acc, sparsity, cpu)
-    dense = []
+    res, dense = {}, {}   # (config, lib) -> {seed: (accuracy, sparsity)}; seed -> dense accuracy
     t0 = time.perf_counter()
     for i, seed in enumerate(seeds):
         if not args.no_dense:
-            dense.append(run(dls_fn, args, seed))
-            print(f"seed {seed} dense {dense[-1][0]:.2f} ({dense[-1][2]:.0f} s cpu)", flush=True)
+            acc, _, cpu = run(dls_fn, args, seed)
+            dense[seed] = acc
+            print(f"seed {seed} dense {acc:.2f} ({cpu:.0f} s cpu)", flush=True)
         for config in args.configs:
             order = list(libs) if i % 2 == 0 else list(reversed(libs))
+            if args.peer_count: order.append(PEER_COUNT)   # after fasterai's run at this seed
             for lib in order:
-                r = run(dls_fn, args, seed, libs[lib], config)
-                res.setdefault((config, lib), []).append(r)
-                print(f"seed {seed} {config:<20} {lib:<22} {r[0]:.2f}  sparsity {r[1]:.4f} ({r[2]:.0f} s cpu)", flush=True)
-    sd = lambda v: statistics.stdev(v) if len(v) > 1 else float('nan')
-    print(f"\naccuracy % over {len(seeds)} seeds (mean ± std); diff = this row − fasterai at the same seed, mean ± its "
-          f"standard error; sparsity = zeros in the Conv2d weights after fit (mean, [min, max] over seeds)")
-    if dense: print(f"{'dense':<20} {'':<22} {statistics.mean(a for a, _, _ in dense):>6.2f} ± {sd([a for a, _, _ in dense]):.2f}")
-    print(f"{'configuration':<20} {'library':<22} {'accuracy':>13} {'vs dense':>9} {'diff vs fasterai':>17} {'sparsity':>8} {'[min, max]':>17}")
-    for config in args.configs:
-        base = res.get((config, 'fasterai'))
-        for lib in libs:
-            rs = res[(config, lib)]
-            acc, spa = [a for a, _, _ in rs], [s for _, s, _ in rs]
-            vs = f"{statistics.mean(a - d[0] for a, d in zip(acc, dense)):+.2f}" if dense else '-'
-            if base is None or lib == 'fasterai': diff = '-'
-            else:
-                d = [a - b[0] for a, b in zip(acc, base)]
-                diff = f"{statistics.mean(d):+.2f} ± {sd(d) / math.sqrt(len(d)):.2f}"
-            print(f"{config:<20} {lib:<22} {statistics.mean(acc):>6.2f} ± {sd(acc):.2f} {vs:>9} {diff:>17} "
-                  f"{statistics.mean(spa):>8.4f} [{min(spa):.4f}, {max(spa):.4f}]")
+                r = run(dls_fn, args, seed, libs.get(lib, ours_peer_count), config)
+                if r is None: continue
+                res.setdefault((config, lib), {})[seed] = r[:2]
+                print(f"seed {seed} {config:<20} {lib:<28} {r[0]:.2f}  sparsity {r[1]:.4f} ({r[2]:.0f} s cpu)", flush=True)
+    table(res, dense)
     print(f"({time.perf_counter() - t0:.0f} s)")
 
 
