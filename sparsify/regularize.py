@@ -6,13 +6,14 @@ Docs: https://sparsify-dev.github.io/fastai-sparsify/regularize.html.md"""
 
 # %% ../nbs/08a_regularize.ipynb #b40d19ae
 from __future__ import annotations
+import math
 import torch
 from torch import nn, Tensor
 from fastai.callback.core import Callback
 from fastcore.basics import store_attr
 from .granularity import DimGranularity, get_granularity
 from .criteria import get_criterion, large_final
-from .schedules import lin, get_schedule, check_schedule_fn, check_sparsity
+from .schedules import lin, get_schedule, check_schedule_fn, check_sparsity, Plan
 from .sparsifier import Sparsifier, find_layers, CONTEXTS
 from .callback import unwrap_model, _first
 
@@ -84,15 +85,21 @@ class RegularizeCallback(Callback):
             raise ValueError(f"granularity={granularity!r} works with kind='group' (group lasso over the coupled channels); got kind={kind!r}")
         layer_type = BN_LAYERS if kind == 'bn' and layer_type is None else layer_type
         store_attr('kind,strength,granularity,warmup,warmup_fn,layer_type,exclude,sparsity,context,criteria,delta,update_every,eps,seed')
-        self.layers, self.chosen, self.history = {}, None, []
+        self.layers, self.chosen, self.history, self.plan = {}, None, [], None
 
     def before_fit(self):
-        "Find the layers to regularize and the fit's number of steps"
+        "Find the layers to regularize; plan the fit's steps"
         self.sparsifier, self.layers, self.groups = None, {}, None     # dependency groups: traced at the first step (`before_step`)
         if self.kind != 'growing' and not hasattr(self.granularity, 'sparsifier'): self.layers = find_layers(unwrap_model(self.learn.model), self.granularity, self.layer_type, self.exclude)
         self.n_steps = self.n_epoch * len(self.dls.train)
-        self.warmup_steps = round(self.warmup * self.n_steps)
+        self.plan = self.plan_for(self.n_steps)
         self.chosen, self.history = None, []
+
+    def plan_for(self, n_steps: int) -> Plan:
+        "The `Plan` of a fit of `n_steps` steps: `warmup_fn` over the first `warmup` of them; for 'growing', `delta` more every `update_every` steps from there"
+        if self.kind != 'growing': return Plan.for_fit(self.warmup_fn, n_steps, 0, self.warmup, update_every=1)
+        t_w, n = round(self.warmup * n_steps), max(1, math.ceil(self.strength / self.delta) - 1)   # n growths reach the ceiling
+        return Plan(lin, t_w, t_w + n * self.update_every, self.update_every, initial=self.delta)
 
     def before_train(self):
         "For 'growing', build the Sparsifier that chooses the groups once every `before_fit` has run: a data-parallel wrapper (order 11) has synchronised the weights a criterion may keep as initial ones"
@@ -102,12 +109,12 @@ class RegularizeCallback(Callback):
             self.layers = self.sparsifier.layers
 
     def strength_at(self, step: int) -> float:
-        "The coefficient $\\lambda_t$ at training step `step` of the current (or last) fit"
-        if self.kind == 'growing':
-            if step < self.warmup_steps: return 0.0
-            return float(min(self.strength, self.delta * (1 + (step - self.warmup_steps) // self.update_every)))
-        if step >= self.warmup_steps: return float(self.strength)
-        return self.strength * self.warmup_fn(step / self.warmup_steps)
+        "The coefficient $\\lambda_t$ at training step `step` of the current (or last) fit, read from its `plan`"
+        p = self.plan
+        if self.kind != 'growing': return float(p.target(self.strength, step))
+        if step < p.start_step: return 0.0                                   # growth starts at delta, not 0: nothing before the window
+        top = self.delta * (1 + (p.end_step - p.start_step) // p.every)      # where the growth ends: delta * (n + 1) >= strength
+        return float(min(self.strength, p.target(top, step)))
 
     def choose(self) -> dict[str, Tensor]:
         "Per layer, a bool tensor (broadcasting against the weight) of the groups a pruning at `sparsity` would remove now"
