@@ -12,6 +12,8 @@ Methods:
   conv/linear slice of the dependency group), local, max_fraction=0.9, targets 2^(k/4) in MACs.
 - tp-L1 / tp-L2: `tp.pruner.BasePruner(importance=tp.importance.MagnitudeImportance(p=1 or 2))`, local, 4 iterative steps
   (its linear channel schedule), pruning_ratio chosen as the smallest (grid 0.001) that reaches at least the MACs sparsify reached.
+--study N: one-shot accuracy only (no fine-tuning) over N seeds, for the channel score's aggregation over a group:
+sparsify's (each weight counts once: slices weighted by size), the mean of per-layer means it used before, and tp-L1.
 Both prune through the same Torch-Pruning mechanism and classifier; the optimizer is re-pointed with its state sliced in
 both (TP's groups are executed with `StructuralPruner.remove(..., opt=learn.opt)`), so fine-tuning is identical.
 """
@@ -21,6 +23,7 @@ import torch_pruning as tp
 from fastai.vision.all import Learner, Callback, accuracy, nn, set_seed
 from sparsify.data import digits_dls, mnist_sample_dls, small_cnn
 from sparsify.measure import count_macs
+import sparsify.structural as S
 from sparsify.structural import PruneCallback, StructuralPruner
 
 
@@ -104,6 +107,46 @@ def run_seed(seed, dls_fn, epochs, steps):
     return out
 
 
+def mean_of_means(group, criteria='large_final', names=None, generator=None):
+    "The aggregation before: mean over the group's conv/linear members of the mean |w| of each member's slice"
+    n = len(group[0].idxs); total, members = torch.zeros(n), torch.zeros(n)
+    for it in group.items:
+        m = it.dep.target.module
+        if not isinstance(m, (nn.modules.conv._ConvNd, nn.Linear)): continue
+        d = S._dim(m, 'weight', S._kind(group._DG, it.dep.handler), 2)
+        per = m.weight.detach().abs().movedim(d, 0).reshape(m.weight.shape[d], -1).mean(1)[torch.as_tensor(it.idxs)]
+        root = torch.as_tensor(it.root_idxs)
+        sums, counts = torch.zeros(n).index_add_(0, root, per), torch.zeros(n).index_add_(0, root, torch.ones(len(root)))
+        hit = counts > 0
+        total[hit] += sums[hit] / counts[hit]; members[hit] += 1
+    return total / members
+
+
+def study(seeds, dls_fn, epochs):
+    "One-shot accuracy (no fine-tuning) at 2x fewer MACs: sparsify's aggregation, the earlier one, Torch-Pruning's L1"
+    res, now = {}, S.group_scores
+    for seed in seeds:
+        set_seed(seed)
+        dls = dls_fn()
+        learn = Learner(dls, small_cnn(), loss_func=nn.CrossEntropyLoss(), metrics=accuracy)
+        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, 1e-2)
+        dense, x = learn.model, dls.one_batch()[0][:1].cpu()
+        base, out = count_macs(dense, x)[0], {}
+        for name, fn in (('sparsify (size-weighted)', now), ('mean of means (before)', mean_of_means)):
+            S.group_scores = fn
+            try: m = copy.deepcopy(dense); StructuralPruner(m, x).prune_to(2.0)
+            finally: S.group_scores = now
+            out[name] = (validate(Learner(dls, m, loss_func=nn.CrossEntropyLoss(), metrics=accuracy)), base / count_macs(m, x)[0])
+        target = count_macs(m, x)[0]
+        m = copy.deepcopy(dense); tp_pruner(m, x, 1, tp_ratio(dense, x, 1, 1, target), 1).step()
+        out['tp-L1'] = (validate(Learner(dls, m, loss_func=nn.CrossEntropyLoss(), metrics=accuracy)), base / count_macs(m, x)[0])
+        for k, v in out.items(): res.setdefault(k, []).append(v)
+    print(f"\nOne-shot accuracy at 2x fewer MACs (no fine-tuning), seeds {seeds}, mean ± std (%)")
+    print(f"{'aggregation':<26} {'accuracy':>15} {'MACs x':>7}  per seed")
+    for k, v in res.items():
+        print(f"{k:<26} {ms([a for a, _ in v]):>15} {statistics.mean(x for _, x in v):>7.3f}  {[round(100 * a, 1) for a, _ in v]}")
+
+
 def ms(v): return f"{100 * statistics.mean(v):.2f} ± {100 * statistics.stdev(v):.2f}" if len(v) > 1 else f"{100 * v[0]:.2f}"
 
 
@@ -113,11 +156,12 @@ def main():
     ap.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     ap.add_argument('--epochs', type=int, default=5, help='dense training epochs')
     ap.add_argument('--steps', type=int, default=4)
+    ap.add_argument('--study', type=int, default=0, help='seeds of the one-shot aggregation study (0: skip)')
     ap.add_argument('--quick', action='store_true')
     args = ap.parse_args()
     warnings.filterwarnings('ignore')
     torch.set_num_threads(1)
-    if args.quick: args.seeds, args.epochs = [0], 1
+    if args.quick: args.seeds, args.epochs, args.study = [0], 1, min(args.study, 2) or 2
     dls_fn = digits_dls if args.data == 'digits' else mnist_sample_dls
     t0, res = time.time(), [run_seed(s, dls_fn, args.epochs, args.steps) for s in args.seeds]
     print(f"Accuracy at 2x fewer MACs, small_cnn on {args.data}, seeds {args.seeds}, {args.steps} steps, mean ± std (%), "
@@ -131,6 +175,7 @@ def main():
         print(f"{k:<10} {macs:>14} {macs1:>15} {ms([r[k]['one_shot'] for r in res]):>18} {ms([r[k]['final'] for r in res]):>18} {100 * d:>+9.2f} {100 * d6:>+12.2f}")
     for k in ('tp-L1', 'tp-L2'):
         print(f"{k}: pruning_ratio per seed {[r[k]['ratio'] for r in res]}; one-shot MACs x {[round(r['dense']['macs'] / r[k]['one_macs'], 3) for r in res]}")
+    if args.study: study(list(range(args.study)), dls_fn, args.epochs)
 
 
 if __name__ == '__main__': main()
