@@ -49,16 +49,19 @@ def size_on_disk(model: nn.Module) -> int:
     return buf.getbuffer().nbytes
 
 # %% ../nbs/08_measure.ipynb #0c6a48c1
-def _inputs(example_inputs, batch_size: int) -> torch.Tensor:
+def _inputs(example_inputs, batch_size: int, channels_last: bool = False) -> torch.Tensor:
     x = example_inputs[0] if isinstance(example_inputs, (tuple, list)) else example_inputs
-    return torch.randn(batch_size, *x.shape[1:], dtype=x.dtype, device=x.device)
+    x = torch.randn(batch_size, *x.shape[1:], dtype=x.dtype, device=x.device)
+    if channels_last and x.ndim != 4: raise ValueError(f"channels_last=True needs 4-d (N, C, H, W) inputs; got shape {tuple(x.shape)}")
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 def measure_latency(models: dict, example_inputs, batch_size: int = 1, threads: int | None = 1, reps: int = 20,
-                    warmup: int = 3) -> pd.DataFrame:
-    "Median CPU time and wall time (ms) of one forward pass of each of `models` (a dict name → model), run interleaved"
+                    warmup: int = 3, channels_last: bool = False) -> pd.DataFrame:
+    "Median CPU time and wall time (ms) of one forward pass of each of `models` (a dict name → model), run interleaved; `channels_last` times copies in that memory format"
     if not isinstance(models, dict) or not models: raise TypeError(f"models must be a non-empty dict name → model; got {type(models).__name__}")
     if reps < 1: raise ValueError(f"reps={reps}: need at least 1")
-    x, old_threads = _inputs(example_inputs, batch_size), torch.get_num_threads()
+    x, old_threads = _inputs(example_inputs, batch_size, channels_last), torch.get_num_threads()
+    if channels_last: models = {k: copy.deepcopy(m).to(memory_format=torch.channels_last) for k, m in models.items()}
     modes = {k: m.training for k, m in models.items()}
     times = {k: ([], []) for k in models}
     try:
@@ -78,12 +81,13 @@ def measure_latency(models: dict, example_inputs, batch_size: int = 1, threads: 
         torch.set_num_threads(old_threads)
         for k, m in models.items(): m.train(modes[k])
     return pd.DataFrame([dict(model=k, batch_size=batch_size, threads=threads or old_threads, cpu_ms=statistics.median(c),
-                              wall_ms=statistics.median(w), reps=reps) for k, (c, w) in times.items()])
+                              wall_ms=statistics.median(w), reps=reps, channels_last=channels_last) for k, (c, w) in times.items()])
 
 # %% ../nbs/08_measure.ipynb #fdb36019
 def compression_report(dense: nn.Module, compressed: nn.Module, example_inputs, accuracy: tuple | None = None,
-                       batch_sizes=(1, 32), threads: int | None = 1, reps: int = 20, latency: bool = True) -> pd.DataFrame:
-    "Dense vs compressed: parameters, nonzeros, MACs, size, ShrinkBench ratios, CPU latency per batch size, accuracy and delta"
+                       batch_sizes=(1, 32), threads: int | None = 1, reps: int = 20, latency: bool = True,
+                       channels_last: bool = False) -> pd.DataFrame:
+    "Dense vs compressed: parameters, nonzeros, MACs, size, ShrinkBench ratios, CPU latency per batch size (`channels_last`: in that memory format), accuracy and delta"
     models = {'dense': dense, 'compressed': compressed}
     rows = []
     for k, m in models.items():
@@ -95,14 +99,14 @@ def compression_report(dense: nn.Module, compressed: nn.Module, example_inputs, 
     df['theoretical_speedup'] = df.macs['dense'] / df.remaining_macs
     if latency:
         for bs in batch_sizes:
-            lat = measure_latency(models, example_inputs, bs, threads, reps).set_index('model')
+            lat = measure_latency(models, example_inputs, bs, threads, reps, channels_last=channels_last).set_index('model')
             df[f'cpu_ms_bs{bs}'], df[f'wall_ms_bs{bs}'] = lat.cpu_ms, lat.wall_ms
             df[f'speedup_bs{bs}'] = df[f'cpu_ms_bs{bs}']['dense'] / df[f'cpu_ms_bs{bs}']
     if accuracy is not None:
         if len(accuracy) != 2: raise ValueError(f"accuracy={accuracy!r}: give (dense accuracy, compressed accuracy)")
         df['accuracy'] = [float(a) for a in accuracy]
         df['accuracy_delta'] = df.accuracy - df.accuracy['dense']
-    df.attrs['threads'] = threads
+    df.attrs['threads'], df.attrs['channels_last'] = threads, channels_last
     return df
 
 def _human(v: float, unit: str = '') -> str:

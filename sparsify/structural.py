@@ -131,7 +131,7 @@ def group_scores(group, criteria='large_final', names: dict | None = None, gener
     if crit is not None and crit.needs and not states:
         raise ValueError(f"criteria={crit.name!r} needs {crit.needs}: give `states` ({{module: LayerState}}, e.g. `StructuralPruner.track`) "
                          "or use a criterion without needs, such as 'large_final', or 'bn_scale'")
-    total, members = torch.zeros(n), torch.zeros(n)
+    total, weights = torch.zeros(n), torch.zeros(n)
     for it in group.items:
         m = it.dep.target.module
         if bn:
@@ -143,15 +143,14 @@ def group_scores(group, criteria='large_final', names: dict | None = None, gener
             if crit.needs and m not in states:
                 raise ValueError(f"criteria={crit.name!r} needs {crit.needs}; `states` has none for {names.get(m, type(m).__name__)!r}")
             s = crit(m.weight.detach(), states[m] if m in states else LayerState(names.get(m, ''), m, generator))
-        per = (s.float().mean([i for i in range(s.ndim) if i != d]) if s.ndim > 1 else s.float())[torch.as_tensor(it.idxs, device=s.device)].cpu()   # no copy of the weight
+        per = s.movedim(d, 0).reshape(s.shape[d], -1).float()   # one row per channel of this member: its slice's scores
         root = torch.as_tensor(it.root_idxs)
-        sums, counts = torch.zeros(n).index_add_(0, root, per), torch.zeros(n).index_add_(0, root, torch.ones(len(root)))
-        hit = counts > 0
-        total[hit] += sums[hit] / counts[hit]; members[hit] += 1
-    if (members == 0).any():
+        total.index_add_(0, root, per.sum(1)[torch.as_tensor(it.idxs, device=s.device)].cpu())
+        weights.index_add_(0, root, torch.full((len(root),), float(per.shape[1])))
+    if (weights == 0).any():
         raise ValueError(f"criteria={criteria!r}: the group rooted at {names.get(group[0].dep.target.module, group[0].dep.target.name)} "
                          f"has no {'affine BatchNorm' if bn else 'conv or linear layer'} to score its channels")
-    return total / members
+    return total / weights
 
 # %% ../nbs/09_structural.ipynb #45a9360d
 def _check_plan(speedup, criteria, context, max_fraction, round_to):
