@@ -107,7 +107,7 @@ def run_seed(seed, dls_fn, epochs, steps):
     return out
 
 
-def mean_of_means(group, criteria='large_final', names=None, generator=None):
+def mean_of_means(group, criteria='large_final', names=None, generator=None, states=None):
     "The aggregation before: mean over the group's conv/linear members of the mean |w| of each member's slice"
     n = len(group[0].idxs); total, members = torch.zeros(n), torch.zeros(n)
     for it in group.items:
