@@ -7,8 +7,8 @@ from sparsify.criteria import (Criterion, LayerState, criterion, get_criterion, 
                                small_init_small_final, magnitude_increase, movmag, taylor, movement_score, fisher, wanda)
 from sparsify.schedules import (ScheduleFn, schedule_fn, one_shot, lin, cos, agp, one_cycle, logistic, schedules, get_schedule,
                                 check_schedule_fn, check_sparsity, check_fit_plan, progress_at_step, Plan, Schedule, Gradual, Cubic, OneShot)
-from sparsify.select import keep_lowest, keep_lowest_reference, tied_to_prune, count_true
-from sparsify.sparsifier import Sparsifier, nearest_counts, find_layers, scan_layers, round_half_down, DEFAULT_LAYERS
+from sparsify.select import keep_lowest, keep_lowest_reference, tied_to_prune, count_true, count_zeros
+from sparsify.sparsifier import Sparsifier, nearest_counts, find_layers, scan_layers, round_half_down, DEFAULT_LAYERS, near_bounds, raise_to_inf
 from sparsify.report import sparsity_report, format_report, plot_layer_sparsity, plot_mask, mask_image, plot_accuracy_vs_sparsity
 from sparsify.callback import SparsifyCallback, resolve_target, unwrap_model
 from sparsify.data import digits_dls, mnist_sample_dls, tensor_dls, TensorPairs, small_cnn

@@ -14,7 +14,7 @@ from .granularity import Granularity
 from .criteria import LayerState, get_criterion, large_final
 from .stats import Statistics, STATS, check_decay
 from .schedules import check_sparsity
-from .select import count_true
+from .select import count_true, count_zeros
 from .sparsifier import Sparsifier, CONTEXTS, round_half_down, _per_layer, _check_ceiling
 from .structural import StructuralPruner, group_scores, default_ignored, resolve_layers, _unsupported, _real, _kind, _dim
 
@@ -280,7 +280,7 @@ class GroupSparsifier:
         with torch.no_grad():
             ws = [m.weight for m in self.layers.values()]
             n = sum(w.numel() for w in ws)
-            return (n - sum(count_true((w != 0).reshape(-1)) for w in ws)) / n
+            return sum(count_zeros(w) for w in ws) / n
 
     def layer_stats(self) -> list[dict]:
         "Per conv or linear layer of the groups: name, type, shape, achieved sparsity (zeros in the weight), nonzeros, params, mask bytes; the target is in channels, so it is left out per layer"
@@ -288,7 +288,7 @@ class GroupSparsifier:
             rows = []
             for n, m in self.layers.items():
                 w = m.weight
-                zeros = w.numel() - count_true((w != 0).reshape(-1))
+                zeros = count_zeros(w)
                 mask = self.masks.get(f'{n}.weight')
                 rows.append(dict(layer=n, type=type(m).__name__, shape=tuple(w.shape), granularity=str(self.granularity), target=None,
                                  achieved=zeros / w.numel(), nonzeros=w.numel() - zeros, params=w.numel(),

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 # %% auto #0
-__all__ = ['count_true', 'tied_to_prune', 'keep_lowest_reference', 'keep_lowest']
+__all__ = ['count_true', 'count_zeros', 'tied_to_prune', 'keep_lowest_reference', 'keep_lowest']
 
 # %% ../nbs/03a_select.ipynb #689e05e0
 def _words(b: Tensor):
@@ -49,6 +49,11 @@ def _sparse_nonzero(b: Tensor, limit: int | None = None) -> Tensor | None:
     if limit is not None and wi.numel() > limit: return None
     sub = b.view(-1, 8)[wi].nonzero()
     return wi[sub[:, 0]] * 8 + sub[:, 1]
+
+# %% ../nbs/03a_select.ipynb #188edb78
+def count_zeros(w: Tensor) -> int:
+    "Number of entries of `w` that are exactly zero (-0.0 included, NaN not): a cast to bool, about 3x faster on a CPU than `w != 0`"
+    return w.numel() - count_true(w.bool().reshape(-1))
 
 # %% ../nbs/03a_select.ipynb #908aafd4
 def tied_to_prune(tied: list[Tensor], sizes: list[int], r: int) -> list[Tensor]:

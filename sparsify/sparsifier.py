@@ -15,7 +15,7 @@ from .granularity import (Granularity, DimGranularity, get_granularity,
 from .criteria import LayerState, get_criterion, large_final
 from .stats import Statistics, STATS, check_decay
 from .schedules import check_sparsity
-from .select import keep_lowest, count_true
+from .select import keep_lowest, count_true, count_zeros
 
 # %% auto #0
 __all__ = ['DEFAULT_LAYERS', 'CONTEXTS', 'round_half_down', 'nearest_counts', 'raise_to_inf', 'near_bounds', 'scan_layers',
@@ -354,7 +354,7 @@ class Sparsifier:
             rows = []
             for n, m in self.layers.items():
                 w = m.weight
-                zeros = w.numel() - count_true(w.bool().reshape(-1))
+                zeros = count_zeros(w)
                 mask = self.masks.get(n)
                 rows.append(dict(layer=n, type=type(m).__name__, shape=tuple(w.shape), granularity=str(self.granularity),
                                  target=self.targets.get(n), achieved=zeros / w.numel(), nonzeros=w.numel() - zeros,
@@ -366,7 +366,7 @@ class Sparsifier:
         with torch.no_grad():
             ws = [m.weight for m in self.layers.values()]
             n = sum(w.numel() for w in ws)
-            return (n - sum(count_true(w.bool().reshape(-1)) for w in ws)) / n   # a cast to bool: 3x faster than `w != 0`
+            return sum(count_zeros(w) for w in ws) / n
 
     def extra_bytes(self) -> int:
         "Bytes the sparsifier holds beyond the model: masks, plus initial weights and statistics if the criterion needs them"
