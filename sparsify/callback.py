@@ -129,8 +129,10 @@ class SparsifyCallback(Callback):
         self._update(self._last_step)
 
     def after_step(self):
-        "Re-apply the masks: the optimizer step may have moved pruned weights off zero"
-        if self._active: self.sparsifier.apply_masks()
+        "Re-apply the masks: the optimizer step may have moved pruned weights off zero. If the plan's target moves at the next step of this epoch, recompute the masks now instead: applying them is the re-apply, so an update costs one pass over the weights, not two"
+        if not self._active: return
+        if self.iter + 1 < self.n_iter and self._update(self._last_step + 1): return
+        self.sparsifier.apply_masks()
 
     def after_fit(self):
         "Drop the `sparsity` column; if training ran to the end of the plan, apply its final target"
@@ -140,15 +142,25 @@ class SparsifyCallback(Callback):
         if self.completed: self._update(math.inf, at=self.n_steps)
         if self.sparsifier.stats is not None: self.sparsifier.stats.detach()    # no hook outlives the fit
 
-    def _update(self, step, at=None):
-        "Recompute the masks if the plan's target at `step` differs from the last one; log `(step, target, achieved)`"
+    def _update(self, step, at=None) -> bool:
+        "Recompute the masks if the plan's target at `step` differs from the last one, log `(step, target, achieved)` and tell the callbacks that listen; True if it recomputed them"
         tgt = self.plan.target(self.sparsity, step)
-        if tgt == self._target: return
+        if tgt == self._target: return False
+        shown = step if at is None else at
+        self._notify('before_mask_update', shown)
         if (st := self.sparsifier.stats) is not None: st.all_reduce()          # activation norms summed over processes (gradients already are)
         self.sparsifier.sparsify(tgt, floor_scale=min(1.0, self.plan.progress(step)))
         if st is not None: st.after_update()                                    # a new window, unless the criterion's statistics cover the whole fit
         self._target = tgt
-        self.history.append((step if at is None else at, _mean(tgt), self.sparsifier.achieved()))
+        self.history.append((shown, _mean(tgt), self.sparsifier.achieved()))
+        self._notify('after_mask_update', shown)
+        return True
+
+    def _notify(self, event: str, step: int):
+        "Call `event(step)` on every callback of the Learner that defines it; before an update, on the weights masked as they are (re-applied first: an update in `after_step` starts from the optimizer's step)"
+        cbs = [cb for cb in self.learn.cbs if callable(getattr(type(cb), event, None))]
+        if cbs and event == 'before_mask_update': self.sparsifier.apply_masks()
+        for cb in cbs: getattr(cb, event)(step)
 
     def _achieved(self) -> float: return self.sparsifier.achieved() if self.sparsifier is not None else float('nan')
 

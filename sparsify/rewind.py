@@ -210,11 +210,9 @@ def plot_tickets(search: TicketSearch, controls: dict | None = None, metric: str
     return ax
 
 # %% ../nbs/08b_rewind.ipynb #a4d74a92
-def _mean(t): return sum(t.values()) / len(t) if isinstance(t, dict) else t
-
 class RecoveryCallback(Callback):
     "Measure validation loss and `metrics` on the first `n_batches` of the validation set right before and after each mask update of the fit's `SparsifyCallback`, and at epoch ends"
-    order, run_valid = 16, False   # after SparsifyCallback (15) has updated the masks in `before_batch`
+    order, run_valid = 16, False   # after SparsifyCallback (15), which calls `before_mask_update`/`after_mask_update` around every mask update
     def __init__(self, n_batches: int = 2, metrics=(accuracy,)):
         store_attr(n_batches=_whole('n_batches', n_batches, least=1, what='batches'))
         self.metrics = list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
@@ -226,43 +224,28 @@ class RecoveryCallback(Callback):
         if self._sc is not None or any(isinstance(c, LRFinder) for c in self.learn.cbs): return   # lr_find does not prune
         scs = [c for c in self.learn.cbs if isinstance(c, SparsifyCallback)]
         if len(scs) != 1: raise ValueError(f"RecoveryCallback watches one SparsifyCallback; this fit has {len(scs)}")
-        self._sc, self._seen, self.rows, self._batches = scs[0], 0, [], None   # the validation set may have changed since the last fit
+        self._sc, self.rows, self._batches = scs[0], [], None   # the validation set may have changed since the last fit
         self._per_epoch = len(self.dls.train)
-        self.n_steps = self.n_epoch * self._per_epoch
-        self._maybe_before(self.epoch * self._per_epoch)
 
-    def before_batch(self):
-        "If the masks changed at this step, measure"
-        if self._sc is not None: self._maybe_after(self.epoch * self._per_epoch + self.iter)
+    def before_mask_update(self, step: int):
+        "Called by the `SparsifyCallback` right before it recomputes the masks for `step`: measure the weights the update starts from"
+        if self._sc is not None: self._measure('before', step)
 
-    def after_batch(self):
-        "If the masks will change at the next step, measure now (the weights are those the update will start from)"
-        if self._sc is not None: self._maybe_before(self.epoch * self._per_epoch + self.iter + 1)
+    def after_mask_update(self, step: int):
+        "Called by the `SparsifyCallback` right after it applied the masks for `step`: measure"
+        if self._sc is not None: self._measure('after', step)
 
     def after_epoch(self):
         "Measure at the end of every training epoch (after fastai's validation)"
         if self._sc is not None: self._measure('epoch', (self.epoch + 1) * self._per_epoch)
 
     def after_fit(self):
-        "Measure after the update that applies the final target at the end of training, then let go of the callback"
-        if self._sc is None: return
-        self._maybe_after(self.n_steps)
+        "Let go of the callback (its `after_fit`, which applies the final target and calls us, ran before this one)"
         self._sc = None
 
     def _last_target(self):
         h = self._sc.history
         return h[-1][1] if h else 0.0
-
-    def _maybe_before(self, step):
-        sc = self._sc
-        if sc is None or sc.plan is None: return
-        planned = sc.plan.target(sc.sparsity, math.inf if step >= self.n_steps else step)
-        if _mean(planned) != self._last_target(): self._measure('before', step)
-
-    def _maybe_after(self, step):
-        if self._sc is None or len(self._sc.history) == self._seen: return
-        self._seen = len(self._sc.history)
-        self._measure('after', step)
 
     def _subset(self):
         "The first `n_batches` validation batches, read once per fit without touching any random state"

@@ -54,6 +54,7 @@ def near_bounds(scores: list[Tensor], alive: list[Tensor | None], sizes: list[in
     tensors (entries of `sizes[i]` weights, each tensor held to its bounds) are pruned until `target` weights are: judged from a strided
     sample, with a margin of four standard errors; entries not `alive` count as pruned. A false alarm costs time, never exactness"""
     n = [s.numel() for s in scores]
+    if not any(f > 0 for f in floors) and all(c >= m for c, m in zip(ceilings, n)): return [], []   # no bound can bind
     step = max(1, sum(n) // sample)
     samp = [s.reshape(-1)[::step].double() for s in scores]
     samp = [f if a is None else f.masked_fill(~a.reshape(-1)[::step], -math.inf) for f, a in zip(samp, alive)]
@@ -313,6 +314,7 @@ class Sparsifier:
             target = sum(t * numel[n] for n, t in targets.items()) / sum(numel.values()) if isinstance(sparsity, dict) else targets[next(iter(targets))]
             if self.context == 'global': keeps = self._global_keep(live, target, floor_scale)
             else: keeps = {n: self._local_keep(n, *live[n], t) for n, t in targets.items()}
+            del live                                             # scores freed before the masks are applied: their memory is reused
             for n, k in keeps.items():
                 if k is not None: self.masks[n] = self.granularity.expand(k, self.layers[n])
             self.target = target
