@@ -11,6 +11,8 @@ in one process so that machine noise hits both alike; medians over `--reps`. Two
   the re-apply of the step before them) and re-applying the masks after an optimizer step (median ms per step).
 - paired: 1 + (time inside the callback) / (the same fit's time outside it), per run, then the median: no dense run
   enters it, so a dense run slowed by another job cannot flatter it (CPU time; wall time agrees within noise).
+- floor: what any re-apply must cost, measured in the same process: one plain pass `w.mul_(1.0)` over the masked weights
+  (reads and writes every weight once, as masking does) against the dense step; at 1,000 steps this alone is most of a 2% budget.
 Prints one table per run length; `--quick` is a smoke run.
 """
 import argparse, collections, statistics, time
@@ -81,8 +83,8 @@ def run_length(steps, args):
             inside_cpu.setdefault(name, []).append(cb.cpu_s)
             paired.setdefault(name, []).append(cb.cpu_s / (cpu - cb.cpu_s))
             n_upd[name] = len(cb.history)
-            upd_ms.setdefault(name, []).append(1e3 * statistics.median(cb.update_s))
-            apply_ms.setdefault(name, []).append(1e3 * statistics.median(cb.reapply_s))
+            upd_ms.setdefault(name, []).append(1e3 * statistics.median(cb.update_s or [float('nan')]))
+            apply_ms.setdefault(name, []).append(1e3 * statistics.median(cb.reapply_s or [float('nan')]))
     dense, dense_cpu = statistics.median(fit_s['dense']), statistics.median(fit_cpu['dense'])
     print(f"\n{steps} steps ({epochs} epochs x {n_batches} batches): resnet18, batch {args.bs}, {args.size}x{args.size} images, "
           f"{args.sparsity:.0%} global weight sparsity, {torch.get_num_threads()} threads, median of {args.reps} interleaved runs")
@@ -93,6 +95,21 @@ def run_length(steps, args):
         print(f"{name:<10} {t:>8.2f} {t / dense:>11.3f} {1 + statistics.median(inside[name]) / dense:>12.4f} "
               f"{1 + statistics.median(inside_cpu[name]) / dense_cpu:>12.4f} {1 + statistics.median(paired[name]):>8.4f} {n_upd[name]:>8} "
               f"{statistics.median(upd_ms[name]):>10.1f} {statistics.median(apply_ms[name]):>12.2f}")
+    floor = plain_pass_ms(args)
+    step_ms = 1e3 * dense / (epochs * n_batches)
+    print(f"floor: one plain pass over the masked weights (w.mul_(1.0)) {floor:.2f} ms = {floor / step_ms:.1%} of a dense step ({step_ms:.0f} ms); "
+          f"the masks' re-apply {statistics.median(sum(apply_ms.values(), [])):.2f} ms = {statistics.median(sum(apply_ms.values(), [])) / step_ms:.1%}")
+
+
+def plain_pass_ms(args, reps=21):
+    "Median ms of one `w.mul_(1.0)` over the weights the benchmark masks (resnet18's Conv2d and Linear weights)"
+    ws = [m.weight.detach() for m in make_learner(1, args.bs, args.size).model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        for w in ws: w.mul_(1.0)
+        ts.append(time.perf_counter() - t0)
+    return 1e3 * statistics.median(ts)
 
 
 def main():

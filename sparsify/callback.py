@@ -120,7 +120,7 @@ class SparsifyCallback(Callback):
         if self._active and self.sparsifier is not None and self.sparsifier.stats is not None: self.sparsifier.stats.recording = False
 
     def before_batch(self):
-        "On a training step where the plan's target moves, recompute the masks (nested in the current ones) and apply them"
+        "On a training step where the plan's target moves, recompute the masks (nested in the current ones) and apply them, unless the step before already did (see `after_step`)"
         if not self._active: return
         if self.sparsifier is None:                                 # dependency groups: traced on this first training batch
             self._attach_sparsifier(self.learn.xb); self._start()
