@@ -7,8 +7,7 @@ interleaved in one process, medians over `--reps`. Figures:
 - in-callback (CPU): 1 + (CPU time inside the callback's own events) / dense fit CPU time: the callback's cost;
 - wall ratio: fit wall time with the callback / dense (noisy on a shared machine);
 - setup ms: the first training batch's before_batch, where dependency groups trace the model;
-- ms/update: median mask update (wherever it runs; most ride on the re-apply after the step before); ms/re-apply: median
-  after_step without an update.
+- ms/update: median mask update; ms/re-apply: median after_step.
 Run with OMP_NUM_THREADS=1. `--quick` is a smoke run.
 """
 import argparse, collections, statistics, time

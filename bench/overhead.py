@@ -7,8 +7,8 @@ in one process so that machine noise hits both alike; medians over `--reps`. Two
 - in-callback: 1 + (time spent inside the callback's own events) / dense fit time: the callback's cost, which
   noise can hardly move; measured twice, in wall time and in CPU time (`time.process_time`: the time the process
   ran, not the time it waited for a core, so a shared machine cannot inflate it; run with OMP_NUM_THREADS=1 so that
-  no thread spins). Its parts are printed too: mask updates (count, median ms each, wherever they run: most ride on
-  the re-apply of the step before them) and re-applying the masks after an optimizer step (median ms per step).
+  no thread spins). Its parts are printed too: mask updates (count, median ms each) and re-applying the masks after
+  an optimizer step (median ms per step).
 - paired: 1 + (time inside the callback) / (the same fit's time outside it), per run, then the median: no dense run
   enters it, so a dense run slowed by another job cannot flatter it (CPU time; wall time agrees within noise).
 - floor: what any re-apply must cost, measured in the same process: one plain pass `w.mul_(1.0)` over the masked weights

@@ -14,6 +14,7 @@ from fastai.callback.schedule import LRFinder
 from fastai.callback.training import GradientAccumulation
 from fastai.learner import ValueMetric
 from fastai.torch_core import rank_distrib, find_bs
+from fastcore.xtras import modify_exception
 from .criteria import get_criterion, large_final
 from .stats import STATS, check_decay, remove_stat_hooks
 from .granularity import get_granularity
@@ -81,7 +82,8 @@ class SparsifyCallback(Callback):
 
     def before_fit(self):
         "Set up this fit, or the evaluation of `validate`/`get_preds` (which never prunes): the layers, the masks kept from an earlier fit, the checks, the `sparsity` column"
-        self._detach()                                              # leftovers of a fit that ended in an exception
+        self._detach()                                              # leftovers of a fit that ended in an exception,
+        for g in [cb for cb in self.learn.cbs if isinstance(cb, _AfterOtherCallbacks) and cb.owner is not self]: g.owner._detach(self.learn)   # or of another SparsifyCallback's
         self._active = not any(isinstance(cb, LRFinder) for cb in self.learn.cbs)   # lr_find trains on weights fastai restores
         self._started = False
         if not self._active: return
@@ -120,7 +122,7 @@ class SparsifyCallback(Callback):
         if self._active and self.sparsifier is not None and self.sparsifier.stats is not None: self.sparsifier.stats.recording = False
 
     def before_batch(self):
-        "On a training step where the plan's target moves, recompute the masks (nested in the current ones) and apply them, unless the step before already did (see `after_step`)"
+        "On a training step where the plan's target moves, recompute the masks (nested in the current ones) and apply them"
         if not self._active: return
         if self.sparsifier is None:                                 # dependency groups: traced on this first training batch
             self._attach_sparsifier(self.learn.xb); self._start()
@@ -129,10 +131,8 @@ class SparsifyCallback(Callback):
         self._update(self._last_step)
 
     def after_step(self):
-        "Re-apply the masks: the optimizer step may have moved pruned weights off zero. If the plan's target moves at the next step of this epoch, recompute the masks now instead: applying them is the re-apply, so an update costs one pass over the weights, not two"
-        if not self._active: return
-        if self.iter + 1 < self.n_iter and self._update(self._last_step + 1): return
-        self.sparsifier.apply_masks()
+        "Re-apply the masks: the optimizer step may have moved pruned weights off zero"
+        if self._active: self.sparsifier.apply_masks()
 
     def after_fit(self):
         "Drop the `sparsity` column; if training ran to the end of the plan, apply its final target"
@@ -157,10 +157,11 @@ class SparsifyCallback(Callback):
         return True
 
     def _notify(self, event: str, step: int):
-        "Call `event(step)` on every callback of the Learner that defines it; before an update, on the weights masked as they are (re-applied first: an update in `after_step` starts from the optimizer's step)"
-        cbs = [cb for cb in self.learn.cbs if callable(getattr(type(cb), event, None))]
-        if cbs and event == 'before_mask_update': self.sparsifier.apply_masks()
-        for cb in cbs: getattr(cb, event)(step)
+        "Call `event(step)` on every running callback of the Learner that defines it, in callback order; an exception names that callback"
+        for cb in self.learn.cbs.sorted('order'):
+            if not (cb.run and callable(getattr(type(cb), event, None))): continue
+            try: getattr(cb, event)(step)
+            except Exception as e: raise modify_exception(e, f"`{type(cb).__name__}.{event}({step})`: {e.args[0] if e.args else repr(e)}", replace=True)
 
     def _achieved(self) -> float: return self.sparsifier.achieved() if self.sparsifier is not None else float('nan')
 
@@ -216,15 +217,19 @@ class SparsifyCallback(Callback):
                           f"not the final target {_mean(self.sparsity):.2%}; fit again with this callback to go on from here")
         if self.verbose and rank_distrib() == 0: print(format_report(self.report))
 
-    def _drop_metric(self):
-        if self._metric is not None and self._metric in self.learn.metrics:
-            self.learn.metrics = [m for m in self.learn.metrics if m is not self._metric]
+    def _drop_metric(self, learn=None):
+        learn = learn or self.learn
+        if self._metric is not None and self._metric in learn.metrics:
+            learn.metrics = [m for m in learn.metrics if m is not self._metric]
 
-    def _detach(self):
-        self._drop_metric()
+    def _detach(self, learn=None):
+        "Take this callback's `sparsity` column, hooks and guard off `learn` (its own Learner by default: after an exception fastai may have removed it)"
+        learn = learn or self.learn
+        self._drop_metric(learn)
         if self.sparsifier is not None and self.sparsifier.stats is not None: self.sparsifier.stats.detach()
-        remove_stat_hooks(unwrap_model(self.learn.model))                     # also those of another callback's fit that ended in an exception
-        if self._guard is not None and self._guard in self.learn.cbs: self.learn.remove_cb(self._guard)
+        remove_stat_hooks(unwrap_model(learn.model))                          # also those of another callback's fit that ended in an exception
+        if self._guard is not None and self._guard in learn.cbs: learn.remove_cb(self._guard)
+        self._guard = None
 
     def plot_schedule(self, ax=None):
         "The planned target per step (line) and the sparsity achieved at each mask update (dots) of the last fit"
@@ -248,6 +253,9 @@ class _AfterOtherCallbacks(Callback):
     "Added by `SparsifyCallback` for one fit: its `after_fit` runs after every other callback's, then it removes itself"
     order = 1000
     def __init__(self, owner): self.owner = owner
+    def before_fit(self):
+        "Still here when the next fit or evaluation starts, so the fit that added it ended in an exception: take it and its owner's `sparsity` column away, reporting nothing"
+        if self.learn is not None and self.owner._guard is self: self.owner._detach(self.learn)
     def after_fit(self):
         self.learn.remove_cb(self)
         self.owner._finish()

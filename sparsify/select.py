@@ -93,8 +93,8 @@ def _prime_at_least(m: int) -> int:
 
 def _sample_window(flat: list[Tensor], alive, n: int, k: int, sample: int, widen: int) -> tuple[float, float]:
     """Bounds `(lo, hi]` around the `k`-th lowest from a strided sample (entries not alive as -inf). The stride is a prime, so it cannot
-    fall in step with the periods of a weight (kernel positions, channels), and each tensor starts at a random offset, so every call draws
-    a new sample (a fixed start repeats one sample's error at every update: on resnet18's weights updated again and again without training
+    fall in step with the periods of a weight (kernel positions, channels), and each tensor starts at an offset drawn from a generator seeded with `k`, so calls for
+    different targets draw different samples (a fixed start repeats one sample's error at every update: on resnet18's weights updated again and again without training
     in between, 40% of the windows missed); each `widen` makes the window 4x wider"""
     step, gen = _prime_at_least(max(1, n // sample)), torch.Generator().manual_seed(k + widen)   # its own generator: the global random state is left alone
     offs = torch.randint(step, (len(flat),), generator=gen).tolist()
