@@ -83,7 +83,7 @@ class SparsifyCallback(Callback):
     def before_fit(self):
         "Set up this fit, or the evaluation of `validate`/`get_preds` (which never prunes): the layers, the masks kept from an earlier fit, the checks, the `sparsity` column"
         self._detach()                                              # leftovers of a fit that ended in an exception,
-        for g in [cb for cb in self.learn.cbs if isinstance(cb, _AfterOtherCallbacks) and cb.owner is not self]: g.owner._detach(self.learn)   # or of another SparsifyCallback's
+        for g in [cb for cb in self.learn.cbs if isinstance(cb, _AfterOtherCallbacks) and cb.owner not in self.learn.cbs]: g.owner._detach(self.learn)   # or of a SparsifyCallback no longer attached
         self._active = not any(isinstance(cb, LRFinder) for cb in self.learn.cbs)   # lr_find trains on weights fastai restores
         self._started = False
         if not self._active: return
