@@ -57,7 +57,7 @@ def run(net, epochs, args):
             bb = cb.spent['before_batch']
             setup[name].append(1e3 * bb[0])
             upd[name].append(1e3 * statistics.median(cb.update_s or [float('nan')]))
-            reapply[name].append(1e3 * statistics.median(cb.reapply_s or [float('nan')]))
+            reapply[name].append(1e3 * statistics.median(cb.spent['after_step']))
     d_wall, d_cpu = statistics.median(wall['dense']), statistics.median(cpu['dense'])
     print(f"\n{net}: {epochs} epochs, 50% sparsity, agp, {torch.get_num_threads()} threads, median of {args.reps} interleaved runs")
     print(f"{'config':<14} {'fit s':>7} {'wall ratio':>11} {'in-callback (CPU)':>18} {'updates':>8} {'setup ms':>9} {'ms/update':>10} {'ms/re-apply':>12}")
