@@ -9,24 +9,11 @@ from __future__ import annotations
 import math, re
 import torch
 from torch import nn, Tensor
+from .weights import CONV_LAYERS, CONV_TRANSPOSE_LAYERS, LINEAR_LAYERS, layer_dims, layer_kind
 
 # %% auto #0
-__all__ = ['CONV_LAYERS', 'CONV_TRANSPOSE_LAYERS', 'LINEAR_LAYERS', 'weight_granularity', 'row', 'column', 'kernel', 'channel',
-           'filter_granularity', 'granularities', 'layer_dims', 'Granularity', 'DimGranularity', 'NM', 'Block',
-           'get_granularity']
-
-# %% ../nbs/00_granularity.ipynb #1808c884
-CONV_LAYERS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
-CONV_TRANSPOSE_LAYERS = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
-LINEAR_LAYERS = (nn.Linear,)
-
-# %% ../nbs/00_granularity.ipynb #80ee220a
-def layer_dims(module: nn.Module) -> tuple[int, int, tuple[int, ...]]:
-    "`(out_dim, in_dim, kernel_dims)` of `module.weight`: where the filters, the input channels and the kernel live"
-    nd = module.weight.ndim
-    if nd < 2: raise ValueError(f"{type(module).__name__} has a {nd}-d weight; granularities need at least 2 dims")
-    kernel = tuple(range(2, nd))
-    return (1, 0, kernel) if isinstance(module, CONV_TRANSPOSE_LAYERS) else (0, 1, kernel)
+__all__ = ['weight_granularity', 'row', 'column', 'kernel', 'channel', 'filter_granularity', 'granularities', 'Granularity',
+           'DimGranularity', 'NM', 'Block', 'get_granularity']
 
 # %% ../nbs/00_granularity.ipynb #8c58010f
 class Granularity:
@@ -48,8 +35,6 @@ class Granularity:
     def __repr__(self): return self.name
 
 # %% ../nbs/00_granularity.ipynb #dcad64ff
-def _layer_kind(module): return type(module).__name__
-
 class DimGranularity(Granularity):
     "Groups are the slices that share the indices of the dims `kept(module)` returns; group score = mean over the other dims"
     def __init__(self, name: str, kept, conv_only: bool = False):
@@ -57,7 +42,7 @@ class DimGranularity(Granularity):
     def check(self, module, name):
         if self.conv_only and not layer_dims(module)[2]:
             raise ValueError(f"granularity {self.name!r} needs a layer with a kernel (Conv/ConvTranspose); "
-                             f"layer {name!r} is a {_layer_kind(module)}: exclude it or choose 'weight', 'row' or 'column'")
+                             f"layer {name!r} is a {layer_kind(module)}: exclude it or choose 'weight', 'row' or 'column'")
         dims = self.kept(module)
         nd = module.weight.ndim
         if not all(isinstance(d, int) and 0 <= d < nd for d in dims):
@@ -82,7 +67,7 @@ def _row(m):
 def _column(m):
     o, i, k = layer_dims(m)
     if not k: return (i,)
-    if len(k) < 2: raise ValueError(f"granularity 'column' needs a 2-d or 3-d kernel; {_layer_kind(m)} has a 1-d kernel: use 'row' or 'kernel'")
+    if len(k) < 2: raise ValueError(f"granularity 'column' needs a 2-d or 3-d kernel; {layer_kind(m)} has a 1-d kernel: use 'row' or 'kernel'")
     return tuple(d for d in range(m.weight.ndim) if d != k[-2])
 
 weight_granularity = DimGranularity('weight', lambda m: tuple(range(m.weight.ndim)))
@@ -108,7 +93,7 @@ class NM(Granularity):
         i = layer_dims(module)[1]
         size = module.weight.shape[i]
         if size % self.m:
-            raise ValueError(f"granularity {self.name!r}: layer {name!r} ({_layer_kind(module)}) has {size} inputs along dim {i}, "
+            raise ValueError(f"granularity {self.name!r}: layer {name!r} ({layer_kind(module)}) has {size} inputs along dim {i}, "
                              f"not a multiple of M={self.m}; exclude it or choose another M")
     def group_scores(self, scores, module):
         return scores.movedim(layer_dims(module)[1], -1).reshape(-1, self.m)
@@ -120,29 +105,30 @@ class NM(Granularity):
 
 # %% ../nbs/00_granularity.ipynb #456c97a7
 class Block(Granularity):
-    "Rectangular `rows × cols` blocks of the weight viewed as a matrix `(shape[0], rest)`"
+    "Rectangular `rows × cols` blocks of the weight viewed as a matrix `(out, rest)` (the output dim first: `layer_dims`)"
     def __init__(self, rows: int, cols: int):
         if not (isinstance(rows, int) and isinstance(cols, int) and rows > 0 and cols > 0):
             raise ValueError(f"Block needs positive integer sizes; got {rows}x{cols}")
         self.rows, self.cols = rows, cols
         self.name = f'block:{rows}x{cols}'
     def _matrix(self, module):
-        w = module.weight
-        return w.shape[0], w[0].numel()
+        w, o = module.weight, layer_dims(module)[0]
+        return w.shape[o], w.numel() // w.shape[o]
     def check(self, module, name):
         r, c = self._matrix(module)
         if r % self.rows or c % self.cols:
-            raise ValueError(f"granularity {self.name!r}: layer {name!r} ({_layer_kind(module)}) is a {r}x{c} matrix, "
+            raise ValueError(f"granularity {self.name!r}: layer {name!r} ({layer_kind(module)}) is a {r}x{c} matrix, "
                              f"not divisible into {self.rows}x{self.cols} blocks; exclude it or choose another block")
     def n_groups(self, module):
         r, c = self._matrix(module)
         return (r // self.rows) * (c // self.cols)
     def group_scores(self, scores, module):
         r, c = self._matrix(module)
-        return scores.reshape(r // self.rows, self.rows, c // self.cols, self.cols).mean(dim=(1, 3))
+        return scores.movedim(layer_dims(module)[0], 0).reshape(r // self.rows, self.rows, c // self.cols, self.cols).mean(dim=(1, 3))
     def expand(self, keep, module):
-        return (keep.repeat_interleave(self.rows, 0).repeat_interleave(self.cols, 1)
-                    .reshape(module.weight.shape))
+        o, w = layer_dims(module)[0], module.weight
+        full = keep.repeat_interleave(self.rows, 0).repeat_interleave(self.cols, 1)
+        return full.reshape(w.movedim(o, 0).shape).movedim(0, o).contiguous()
 
 # %% ../nbs/00_granularity.ipynb #9690302a
 granularities = {g.name: g for g in (weight_granularity, row, column, kernel, channel, filter_granularity)}

@@ -9,28 +9,47 @@ from __future__ import annotations
 import pandas as pd
 import torch
 from .sparsifier import Sparsifier
+from .select import count_zeros
 
 # %% auto #0
-__all__ = ['sparsity_report', 'format_report', 'plot_layer_sparsity', 'mask_image', 'plot_mask', 'plot_accuracy_vs_sparsity']
+__all__ = ['model_sparsity', 'sparsity_report', 'format_report', 'plot_layer_sparsity', 'mask_image', 'plot_mask',
+           'plot_accuracy_vs_sparsity']
 
 # %% ../nbs/04_report.ipynb #1641d07b
+def model_sparsity(model: torch.nn.Module) -> float:
+    "Fraction of zeros over all of `model`'s weight matrices (parameters with ≥ 2 dims, each tensor once), counted in the weights"
+    with torch.no_grad():
+        ws = [p for p in model.parameters() if p.ndim >= 2]
+        return sum(count_zeros(p) for p in ws) / max(1, sum(p.numel() for p in ws))
+
 def sparsity_report(sparsifier: Sparsifier, total: bool = True) -> pd.DataFrame:
-    "One row per sparsified layer, plus a `total` row weighted by parameters; the layers set aside (frozen, tied, empty) are in `.attrs['skipped']`"
+    "One row per sparsified layer, plus a `total` row over those layers weighted by parameters; `.attrs`: `coverage`, `skipped` (every weight matrix not sparsified, and why), `model_sparsity`"
     df = pd.DataFrame(sparsifier.layer_stats())
     if total:
         p = df.params.sum()
         df = pd.concat([df, pd.DataFrame([dict(layer='total', type='', shape='', granularity=str(sparsifier.granularity),
                         target=sparsifier.target, achieved=(df.achieved * df.params).sum() / p,
                         nonzeros=df.nonzeros.sum(), params=p, mask_bytes=df.mask_bytes.sum())])], ignore_index=True)
-    df.attrs['skipped'] = dict(sparsifier.skipped)
+    df.attrs.update(skipped=dict(sparsifier.skipped), coverage=sparsifier.coverage(), model_sparsity=model_sparsity(sparsifier.model))
     return df
 
+def _names(names: list) -> str: return ', '.join(map(repr, names[:3])) + (f' and {len(names) - 3} more' if len(names) > 3 else '')
+
 def format_report(df: pd.DataFrame) -> str:
-    "The report as a fixed-width table, sparsities in percent, then the layers set aside and why"
+    "The report as a fixed-width table, sparsities in percent; then what the total row covers and the whole model's sparsity, and what was not sparsified, by reason"
     out = df.drop(columns=['mask_bytes']).copy()
     for c in ('target', 'achieved'): out[c] = out[c].map(lambda v: '—' if v is None or v != v else f'{100 * v:.2f}%')
-    skipped = df.attrs.get('skipped') or {}
-    return out.to_string(index=False) + ''.join(f"\nnot sparsified: {n!r}, {why}" for n, why in skipped.items())
+    lines, cov, skipped = [out.to_string(index=False)], df.attrs.get('coverage'), df.attrs.get('skipped') or {}
+    if cov:
+        lines.append(f"the total row covers {cov['covered']:,} of the model's {cov['total']:,} weights ({cov['covered'] / max(cov['total'], 1):.1%}); "
+                     f"over all of them the model is {df.attrs['model_sparsity']:.2%} zeros")
+    by_reason = {}
+    for n, why in skipped.items(): by_reason.setdefault(why, []).append(n)
+    if cov and 'not covered' in cov['left_out']: by_reason.setdefault('not covered', cov['left_out']['not covered'][1])
+    for why, names in by_reason.items():
+        c = cov['left_out'].get(why, (0,))[0] if cov else 0
+        lines.append(f"not sparsified: {_names(names)}, {why}" + (f" ({c:,} weights, {c / max(cov['total'], 1):.1%} of the model's)" if c else ''))
+    return '\n'.join(lines)
 
 
 # %% ../nbs/04_report.ipynb #e28414be

@@ -6,12 +6,14 @@ Docs: https://sparsify-dev.github.io/fastai-sparsify/sparsifier.html.md"""
 
 # %% ../nbs/03_sparsifier.ipynb #5d8402e9
 from __future__ import annotations
-import math, re, warnings
+import math, re
 from contextlib import nullcontext
 import torch
 from torch import nn, Tensor
-from .granularity import (Granularity, DimGranularity, get_granularity,
-                                  CONV_LAYERS, CONV_TRANSPOSE_LAYERS, LINEAR_LAYERS)
+from .core import warn
+from .weights import (CONV_LAYERS, CONV_TRANSPOSE_LAYERS, LINEAR_LAYERS, EMBEDDING_LAYERS, WeightSlot, weight_slots, is_input_major,
+                              is_weight_dropout, layer_kind, mark_pruned, marked_zeros, coverage)
+from .granularity import Granularity, DimGranularity, get_granularity
 from .criteria import LayerState, get_criterion, large_final
 from .stats import Statistics, STATS, check_decay
 from .schedules import check_sparsity
@@ -77,60 +79,105 @@ def near_bounds(scores: list[Tensor], alive: list[Tensor | None], sizes: list[in
     return ([i for i in range(len(n)) if lo[i] > 0 and pred_lo[i] <= lo[i]], [i for i in range(len(n)) if hi[i] < n[i] and pred_hi[i] >= hi[i]])
 
 # %% ../nbs/03_sparsifier.ipynb #70956f69
-DEFAULT_LAYERS = LINEAR_LAYERS + CONV_LAYERS + CONV_TRANSPOSE_LAYERS
+DEFAULT_LAYERS = LINEAR_LAYERS + CONV_LAYERS + CONV_TRANSPOSE_LAYERS + (nn.MultiheadAttention, nn.RNNBase)
 
 def _matcher(arg: str, pat):
-    "A test `(name, module) -> bool` for one `exclude` entry or per-layer key: a module, a layer name or a regex"
-    if isinstance(pat, nn.Module): return lambda n, m: m is pat
+    "A test `(name, layer) -> bool` for one `exclude` entry or per-layer key: a module or a module's name (the layers in it, its attention or recurrent weights), or a regex matched against the whole name of a layer (or of a weight's module)"
+    if isinstance(pat, nn.Module):
+        inside = {id(x) for x in pat.modules()}
+        return lambda n, m: id(m.module if isinstance(m, WeightSlot) else m) in inside
     if isinstance(pat, str):
         try: rx = re.compile(pat)
         except re.error as e: raise ValueError(f"{arg}: {pat!r} is not a valid regular expression ({e}); give a layer name, a regex or the module") from None
-        return lambda n, m: n == pat or rx.fullmatch(n) is not None
+        def test(n, m):
+            if n == pat or n.startswith(pat + '.'): return True
+            return any(rx.fullmatch(x) is not None for x in ((n, n.rpartition('.')[0]) if isinstance(m, WeightSlot) else (n,)))
+        return test
     raise TypeError(f"{arg}: {pat!r} is a {type(pat).__name__}; give a layer name, a regex or the module itself")
 
 def _show(pat): return f"<{type(pat).__name__} module>" if isinstance(pat, nn.Module) else repr(pat)
 
 def _layer_types(granularity, layer_type):
+    "`(types, defaults)`: the module classes to look in, and whether the default layers known by their class name (Hugging Face `Conv1D`, fastai `WeightDropout`) are in too"
     if layer_type is None:
         conv_only = isinstance(granularity, DimGranularity) and granularity.conv_only
-        return CONV_LAYERS + CONV_TRANSPOSE_LAYERS if conv_only else DEFAULT_LAYERS
+        return (CONV_LAYERS + CONV_TRANSPOSE_LAYERS, False) if conv_only else (DEFAULT_LAYERS, True)
     types = tuple(layer_type) if isinstance(layer_type, (list, tuple)) else (layer_type,)
     if not types or not all(isinstance(t, type) and issubclass(t, nn.Module) for t in types):
         raise TypeError(f"layer_type={layer_type!r}: must be a module class or a tuple of them")
-    return types
+    return types, False
+
+def _of_type(m: nn.Module, types, defaults: bool) -> bool:
+    if isinstance(m, types): return True
+    if is_weight_dropout(m): return defaults or isinstance(m.module, types)    # it holds the raw weights of the layer it wraps
+    return defaults and is_input_major(m)
+
+def _candidates(model: nn.Module, types, defaults: bool) -> dict:
+    "Every weight matrix of the modules of `types`, by name: a module's `weight` under the module's name, its `WeightSlot`s as `module.param`"
+    found = {}
+    for n, m in model.named_modules():
+        if not _of_type(m, types, defaults): continue
+        if isinstance(getattr(m, 'weight', None), Tensor): found[n] = m
+        for p, s in weight_slots(m).items(): found[f'{n}.{p}' if n else p] = s
+    return found
+
+def _holders(model: nn.Module) -> dict:
+    "Every name (in layer vocabulary: a module for its `weight`, else the parameter) that holds each ≥2-d parameter, by id, in model order"
+    out = {}
+    for pn, p in model.named_parameters(remove_duplicate=False):
+        if p.ndim < 2: continue
+        owner, _, leaf = pn.rpartition('.')
+        out.setdefault(id(p), []).append(owner if leaf == 'weight' else pn)
+    return out
+
+def _left_out(m: nn.Module, layer_type, granularity) -> str:
+    "Why a weight of module `m`, whose type is not looked in, is left out"
+    if layer_type is not None: return f'not of layer_type ({type(m).__name__})'
+    if isinstance(m, EMBEDDING_LAYERS): return f'embedding ({type(m).__name__}): left out by default; add it to layer_type to sparsify it'
+    if _of_type(m, DEFAULT_LAYERS, True): return f'granularity {granularity.name!r} needs a kernel: {type(m).__name__} left out'
+    return f'not a layer weight (a parameter of {type(m).__name__})'
 
 def scan_layers(model: nn.Module, granularity: Granularity, layer_type=None, exclude=None, include_frozen: bool = False,
                 check_fit: bool = True):
-    "`(layers, skipped)`: the layers to sparsify by name, and the layers set aside with the reason (frozen, empty, tied weight); `check_fit=False` skips checking that `granularity` fits each layer"
-    types = _layer_types(granularity, layer_type)
+    "`(layers, skipped)`: the weight matrices to sparsify by name, and every other weight matrix of the model with why it is not (excluded, of another type, frozen, empty, tied, not a layer's weight); `check_fit=False` skips checking that `granularity` fits each layer"
+    types, defaults = _layer_types(granularity, layer_type)
     pats = [exclude] if isinstance(exclude, (str, nn.Module)) else list(exclude or [])
     tests = [_matcher('exclude', p) for p in pats]
-    found = {n: m for n, m in model.named_modules() if isinstance(m, types) and isinstance(getattr(m, 'weight', None), Tensor)}
+    found = _candidates(model, types, defaults)
     for p, t in zip(pats, tests):
         if not any(t(n, m) for n, m in found.items()):
             raise ValueError(f"exclude={_show(p)} matches no layer; layers are {list(found)[:8]}{'…' if len(found) > 8 else ''}")
-    layers, skipped, owner = {}, {}, {}
+    holders, layers, skipped = _holders(model), {}, {}
     for n, m in found.items():
-        if any(t(n, m) for t in tests): continue
-        if not isinstance(m._parameters.get('weight'), Tensor):
-            raise ValueError(f"layer {n!r} ({type(m).__name__}): its weight is computed from other parameters (weight norm, spectral norm "
+        if (p := next((p for p, t in zip(pats, tests) if t(n, m)), None)) is not None: skipped[n] = f'excluded (exclude={_show(p)})'; continue
+        own, pn = (m.module, m.param) if isinstance(m, WeightSlot) else (m, 'weight')
+        if not isinstance(own._parameters.get(pn), Tensor):
+            raise ValueError(f"layer {n!r} ({layer_kind(m)}): its weight is computed from other parameters (weight norm, spectral norm "
                              "or another parametrization), so a mask on it would not hold; remove the parametrization "
                              "(torch.nn.utils.parametrize.remove_parametrizations or remove_weight_norm) or exclude the layer")
         w = m.weight
+        first = holders.get(id(w), [n])[0]
         if w.numel() == 0: skipped[n] = 'empty weight'
-        elif id(w) in owner: skipped[n] = f'shares its weight with {owner[id(w)]!r} (one mask, counted once)'
+        elif first != n and first in layers: skipped[n] = f'shares its weight with {first!r} (one mask, counted once)'
+        elif first != n: skipped[n] = f'shares its weight with {first!r}, which is not sparsified: a mask would prune both'
         elif not (w.requires_grad or include_frozen): skipped[n] = 'frozen (requires_grad=False)'
-        else: owner[id(w)], layers[n] = n, m
+        else: layers[n] = m
     if not layers:
         raise ValueError(f"no layer to sparsify in {type(model).__name__}: no {[t.__name__ for t in types]} with a weight"
                          + (f" left after exclude={[_show(p) for p in pats]}" if pats else '')
                          + (f"; set aside: {skipped} (include_frozen=True ranks frozen layers too)" if skipped else ''))
+    covered, mods = {id(m.weight) for m in layers.values()}, dict(model.named_modules())
+    for pid, names in holders.items():
+        n = names[0]
+        if pid in covered or n in skipped: continue
+        owner = mods.get(n) if n in mods else mods[n.rpartition('.')[0]]
+        skipped[n] = _left_out(owner, layer_type, granularity)
     if check_fit:
         for n, m in layers.items(): granularity.check(m, n)
     return layers, skipped
 
-def find_layers(model: nn.Module, granularity: Granularity, layer_type=None, exclude=None, include_frozen: bool = False) -> dict[str, nn.Module]:
-    "Layers to sparsify, by name: modules of `layer_type` with a weight, minus `exclude` (names, regexes or modules) and the layers `scan_layers` sets aside"
+def find_layers(model: nn.Module, granularity: Granularity, layer_type=None, exclude=None, include_frozen: bool = False) -> dict:
+    "Weight matrices to sparsify, by name: of the modules of `layer_type` (by default linear layers, convolutions, attention and recurrent layers, Hugging Face `Conv1D`), minus `exclude` (names, regexes or modules) and those `scan_layers` sets aside"
     return scan_layers(model, granularity, layer_type, exclude, include_frozen)[0]
 
 # %% ../nbs/03_sparsifier.ipynb #729c1fe7
@@ -305,8 +352,8 @@ class Sparsifier:
         counts = nearest_counts(gs, sizes, s * total, alive)
         return [None if c == p else keep_lowest([x], c, alive=[a])[0] for x, c, p, a in zip(gs, counts, pruned, alive)], counts
 
-    def sparsify(self, sparsity, floor_scale: float = 1.0) -> Sparsifier:
-        "Recompute the masks for `sparsity` (a fraction, or a per-layer dict under 'local'), nested in the current ones, and apply them; floors are scaled by `floor_scale`"
+    def sparsify(self, sparsity, floor_scale: float = 1.0, mark: bool = True) -> Sparsifier:
+        "Recompute the masks for `sparsity` (a fraction, or a per-layer dict under 'local'), nested in the current ones, and apply them; floors are scaled by `floor_scale`; `mark`: write the pruned weights as -0.0 (`mark_pruned`; a training loop may leave that to its rest points)"
         with torch.no_grad():
             targets = self._targets(sparsity)                    # bad input fails here, before anything changes
             live = {n: self._live_scores(n) for n in self.layers}   # and so does a bad criterion
@@ -319,7 +366,8 @@ class Sparsifier:
                 if k is not None: self.masks[n] = self.granularity.expand(k, self.layers[n])
             self.target = target
             self.targets = {n: None for n in self.layers} if self.context == 'global' else targets
-            return self.apply_masks()
+            self.apply_masks()
+            return self.mark_pruned() if mark else self
 
     def apply_masks(self) -> Sparsifier:
         "Zero the pruned weights again (one in-place multiply per layer), e.g. after an optimizer step"
@@ -327,22 +375,27 @@ class Sparsifier:
             for n, mask in self.masks.items(): self.layers[n].weight.mul_(mask.view(torch.uint8))   # uint8 multiplies ~2x faster than bool
             return self
 
+    def mark_pruned(self) -> Sparsifier:
+        "Write every masked weight as -0.0 (`mark_pruned`): the zeros of a checkpoint saved now are known as pruned to the sparsifier that loads it"
+        for n, mask in self.masks.items(): mark_pruned(self.layers[n].weight, mask)
+        return self
+
     def adopt_zeros(self) -> Sparsifier:
-        "Count groups whose weights are all exactly zero as pruned too (nested in the current masks), e.g. after loading a sparse checkpoint"
+        "Count as pruned too (nested in the current masks) the groups whose weights are all zeros that sparsify wrote (-0.0, `mark_pruned`), e.g. after loading a checkpoint of a sparsified model; zeros a layer was initialised with (+0.0) stay trainable weights"
         with torch.no_grad():
             for n, m in self.layers.items():
-                keep = self._nonzero_groups(m)
+                keep = self._unmarked_groups(m)
                 if n in self.masks: keep &= self._group_keep(n, self.masks[n], keep)
                 elif bool(keep.all()): continue
-                if not bool(keep.any()): warnings.warn(f"layer {n!r} has no nonzero weight: it counts as fully pruned and stays at zero")
+                if not bool(keep.any()): warn(f"layer {n!r} has only weights that sparsify pruned: it counts as fully pruned and stays at zero")
                 self.masks[n] = self.granularity.expand(keep, m)
             return self
 
-    def _nonzero_groups(self, m: nn.Module) -> Tensor:
-        "Bool per group: does it hold a nonzero weight (bool reductions where the granularity is a `DimGranularity`, no float copy)"
-        g, nz = self.granularity, m.weight.bool()
-        if isinstance(g, DimGranularity): return nz.any(dim=red, keepdim=True) if (red := g.reduced(m)) else nz
-        return g.group_scores(nz.float(), m) > 0
+    def _unmarked_groups(self, m) -> Tensor:
+        "Bool per group: does it hold a weight that is not a -0.0 written by sparsify (bool reductions where the granularity is a `DimGranularity`, no float copy)"
+        g, live = self.granularity, ~marked_zeros(m.weight.detach())
+        if isinstance(g, DimGranularity): return live.any(dim=red, keepdim=True) if (red := g.reduced(m)) else live
+        return g.group_scores(live.float(), m) > 0
 
     def reset(self) -> Sparsifier:
         "Forget the masks: pruned weights stay zero for now but may grow back when training goes on (dense-sparse-dense, regrowth)"
@@ -358,7 +411,7 @@ class Sparsifier:
                 w = m.weight
                 zeros = count_zeros(w)
                 mask = self.masks.get(n)
-                rows.append(dict(layer=n, type=type(m).__name__, shape=tuple(w.shape), granularity=str(self.granularity),
+                rows.append(dict(layer=n, type=layer_kind(m), shape=tuple(w.shape), granularity=str(self.granularity),
                                  target=self.targets.get(n), achieved=zeros / w.numel(), nonzeros=w.numel() - zeros,
                                  params=w.numel(), mask_bytes=0 if mask is None else mask.numel() * mask.element_size()))
             return rows
@@ -369,6 +422,10 @@ class Sparsifier:
             ws = [m.weight for m in self.layers.values()]
             n = sum(w.numel() for w in ws)
             return sum(count_zeros(w) for w in ws) / n
+
+    def coverage(self) -> dict:
+        "How much of the model's weights the layers cover, and what is left out and why (`coverage`)"
+        return coverage(self.model, self.layers, self.skipped)
 
     def extra_bytes(self) -> int:
         "Bytes the sparsifier holds beyond the model: masks, plus initial weights and statistics if the criterion needs them"
@@ -404,5 +461,5 @@ class Sparsifier:
             st.detach(); model.train(was_training)
             for p, g in zip(params, grads): p.grad = g
         if not seen: raise ValueError("calibrate: the dataloader gave no batch")
-        if seen < n_batches: warnings.warn(f"calibrate: the dataloader gave {seen} batches, fewer than n_batches={n_batches}")
+        if seen < n_batches: warn(f"calibrate: the dataloader gave {seen} batches, fewer than n_batches={n_batches}")
         return self

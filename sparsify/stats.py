@@ -10,6 +10,8 @@ import math
 from contextlib import contextmanager
 import torch
 from torch import nn, Tensor
+from torch.nn.utils.rnn import PackedSequence
+from .weights import WeightSlot, is_input_major, layer_kind
 
 # %% auto #0
 __all__ = ['GRAD_STATS', 'STATS', 'check_decay', 'LayerStats', 'Statistics', 'remove_stat_hooks']
@@ -25,25 +27,34 @@ def check_decay(decay, name: str = 'decay'):
         raise ValueError(f"{name}={decay!r}: must be a number in [0, 1] (the weight of the past at each step) or None (plain accumulation)")
     return float(decay)
 
-def _input_channels(module: nn.Module, name: str):
-    "A function from one value per channel of the layer's input to a tensor that broadcasts against the weight"
-    w = module.weight
-    if isinstance(module, nn.modules.conv._ConvNd):
-        if module.transposed: return lambda v: v.view(-1, *[1] * (w.dim() - 1))          # weight (C_in, C_out/g, k...)
-        g = module.groups
-        if g == 1: return lambda v: v.view(1, -1, *[1] * (w.dim() - 2))                 # weight (C_out, C_in, k...)
+def _input_channels(layer, name: str):
+    "A function from one value per channel of the layer's input (one row of them per input of a `WeightSlot`) to a tensor that broadcasts against the weight"
+    w = layer.weight
+    if isinstance(layer, WeightSlot):
+        if layer.inputs is None:
+            raise ValueError(f"act_norm: layer {name!r} ({layer_kind(layer)}) reads an input no hook can see (a deeper recurrent layer's input or a "
+                             "hidden state); input activation norms are defined for Linear, Conv, ConvTranspose, Conv1D, attention projections and "
+                             "a recurrent layer's first input weights (exclude the layer or use another criterion)")
+        n, rows = len(layer.inputs), w.shape[0] // len(layer.inputs)
+        if n == 1: return lambda v: v.view(1, -1)
+        return lambda v: v.view(n, 1, -1).expand(n, rows, -1).reshape(w.shape)          # block j of rows reads input j (query, key, value)
+    if is_input_major(layer): return lambda v: v.view(-1, 1)                            # Hugging Face Conv1D: weight (in, out)
+    if isinstance(layer, nn.modules.conv._ConvNd):
+        if layer.transposed: return lambda v: v.view(-1, *[1] * (w.dim() - 1))           # weight (C_in, C_out/g, k...)
+        g = layer.groups
+        if g == 1: return lambda v: v.view(1, -1, *[1] * (w.dim() - 2))                  # weight (C_out, C_in, k...)
         return lambda v: v.view(g, -1).repeat_interleave(w.shape[0] // g, 0).view(w.shape[0], -1, *[1] * (w.dim() - 2))
-    if isinstance(module, nn.Linear): return lambda v: v.view(1, -1)                    # weight (out, in)
-    raise ValueError(f"act_norm: layer {name!r} is a {type(module).__name__}; input activation norms are defined for "
-                     "Linear, Conv and ConvTranspose layers (exclude the layer or use another criterion)")
+    if isinstance(layer, nn.Linear): return lambda v: v.view(1, -1)                     # weight (out, in)
+    raise ValueError(f"act_norm: layer {name!r} is a {layer_kind(layer)}; input activation norms are defined for "
+                     "Linear, Conv, ConvTranspose, Conv1D layers and attention projections (exclude the layer or use another criterion)")
 
 # %% ../nbs/01a_stats.ipynb #675c3433
 class _ActHook:
     "A forward hook that records a layer's input into its `LayerStats` while `owner.recording` is on (recognisable, so stale ones can be removed)"
     def __init__(self, owner, stats): self.owner, self.stats, self.handle = owner, stats, None
-    def __call__(self, module, args, output):
+    def __call__(self, module, args, kwargs, output):
         r = self.owner.recording
-        if r and args and (r is True or module.training): self.stats.record(args[0])
+        if r and (r is True or module.training) and (xs := self.stats.inputs(args, kwargs)): self.stats.record(*xs)
 
 class LayerStats:
     "Running statistics of one layer since the last `reset`: those of `needs` among `grad_w`, `grad_sq`, `act_norm`"
@@ -80,13 +91,34 @@ class LayerStats:
         self._n = (self._n * b if b is not None else self._n) + 1
         self.steps += 1
 
-    def record(self, x: Tensor):
-        "Add the squares of the layer input `x`, summed per input channel over samples and positions"
-        if self._to_weight is None: return
-        x = x.detach()
-        ch = x.dim() - 1 if isinstance(self.module, nn.Linear) else (1 if x.dim() == self.module.weight.dim() else 0)
+    @property
+    def hooked(self) -> nn.Module:
+        "The module whose forward calls show this layer's input: the layer, or the owner of a `WeightSlot`"
+        return self.module.module if isinstance(self.module, WeightSlot) else self.module
+
+    def inputs(self, args: tuple, kwargs: dict) -> list[Tensor]:
+        "The tensors this layer's weight reads, from the arguments of a call of `hooked` (empty if one is missing)"
+        if isinstance(self.module, WeightSlot):
+            xs = [args[p] if len(args) > p else kwargs.get(k) for p, k in self.module.inputs or ()]
+        else: xs = [args[0] if args else next(iter(kwargs.values()), None)]
+        return xs if all(isinstance(x, (Tensor, PackedSequence)) for x in xs) else []
+
+    def _channel_sq(self, x) -> Tensor:
+        "Squares of `x` summed per input channel (the last dim for linear layers, `Conv1D` and attention; dim 1, or 0 unbatched, for convolutions)"
+        x = (x.data if isinstance(x, PackedSequence) else x).detach()
+        last = isinstance(self.module, (nn.Linear, WeightSlot)) or is_input_major(self.module)
+        ch = x.dim() - 1 if last else (1 if x.dim() == self.module.weight.dim() else 0)
         dims = [d for d in range(x.dim()) if d != ch]
-        sq = torch.linalg.vector_norm(x, 2, dim=dims, dtype=torch.float32).square() if dims else x.float().square()   # no copy of x
+        return torch.linalg.vector_norm(x, 2, dim=dims, dtype=torch.float32).square() if dims else x.float().square()   # no copy of x
+
+    def record(self, *xs: Tensor):
+        "Add the squares of the layer's input, summed per input channel over samples and positions; a `WeightSlot` whose blocks of rows read several inputs (attention's query, key and value) takes one input per block"
+        if self._to_weight is None: return
+        sqs = []
+        for i, x in enumerate(xs):
+            j = next((j for j in range(i) if xs[j] is x), None)     # self-attention passes one tensor three times: reduced once
+            sqs.append(sqs[j] if j is not None else self._channel_sq(x))
+        sq = torch.stack(sqs) if isinstance(self.module, WeightSlot) else sqs[0]
         if self._asq is None: self._asq = torch.zeros_like(sq)
         if self.decay is not None: self._asq.mul_(self.decay)
         self._asq.add_(sq)
@@ -141,7 +173,7 @@ class Statistics:
         "Add one forward hook per layer if `act_norm` is needed (none otherwise); attaching twice adds nothing"
         if self.needs_act and not self._hooks:
             for st in self.layers.values():
-                h = _ActHook(self, st); h.handle = st.module.register_forward_hook(h); self._hooks.append(h)
+                h = _ActHook(self, st); h.handle = st.hooked.register_forward_hook(h, with_kwargs=True); self._hooks.append(h)
         return self
 
     def detach(self) -> Statistics:
