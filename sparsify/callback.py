@@ -6,7 +6,7 @@ Docs: https://sparsify-dev.github.io/fastai-sparsify/callback.html.md"""
 
 # %% ../nbs/05_callback.ipynb #d41a5a16
 from __future__ import annotations
-import math, warnings
+import math
 from fastcore.basics import store_attr
 from torch import nn
 from fastai.callback.core import Callback
@@ -15,6 +15,8 @@ from fastai.callback.training import GradientAccumulation
 from fastai.learner import ValueMetric
 from fastai.torch_core import rank_distrib, find_bs
 from fastcore.xtras import modify_exception
+from .core import warn
+from .weights import uncovered_share
 from .criteria import get_criterion, large_final
 from .stats import STATS, check_decay, remove_stat_hooks
 from .granularity import get_granularity
@@ -121,6 +123,10 @@ class SparsifyCallback(Callback):
         "Stop recording activation statistics (validation batches do not count)"
         if self._active and self.sparsifier is not None and self.sparsifier.stats is not None: self.sparsifier.stats.recording = False
 
+    def after_epoch(self):
+        "Write the pruned weights as -0.0 (`mark_pruned`), before `SaveModelCallback` or any other callback saves the epoch: a checkpoint says which zeros are pruned"
+        if self._active and self._started: self.sparsifier.mark_pruned()
+
     def before_batch(self):
         "On a training step where the plan's target moves, recompute the masks (nested in the current ones) and apply them"
         if not self._active: return
@@ -149,7 +155,7 @@ class SparsifyCallback(Callback):
         shown = step if at is None else at
         self._notify('before_mask_update', shown)
         if (st := self.sparsifier.stats) is not None: st.all_reduce()          # activation norms summed over processes (gradients already are)
-        self.sparsifier.sparsify(tgt, floor_scale=min(1.0, self.plan.progress(step)))
+        self.sparsifier.sparsify(tgt, floor_scale=min(1.0, self.plan.progress(step)), mark=False)   # marked at the end of the epoch
         if st is not None: st.after_update()                                    # a new window, unless the criterion's statistics cover the whole fit
         self._target = tgt
         self.history.append((shown, _mean(tgt), self.sparsifier.achieved()))
@@ -173,16 +179,27 @@ class SparsifyCallback(Callback):
                 self.sparsifier = None
                 if xb is None and getattr(self.granularity, 'example_inputs', None) is None: return   # traced on the first training batch
                 self.sparsifier = self._new_sparsifier(model, xb)
+                self._warn_coverage(self.sparsifier)
             return self._check(self.sparsifier)
         layers, _ = scan_layers(model, self.granularity, self.layer_type, self.exclude, self.include_frozen)
         if old is None or old.model is not model or old.layers != layers:
             new = self._new_sparsifier(model)
             if old is not None and old.model is model:
-                new.masks.update({n: mk for n, mk in old.masks.items() if old.layers[n] is new.layers.get(n)})
+                new.masks.update({n: mk for n, mk in old.masks.items() if old.layers[n] == new.layers.get(n)})
                 for n, st in old.states.items():
                     if n in new.states and st._init is not None: new.states[n]._init = st._init
             self.sparsifier = new
-        self._check(self.sparsifier)
+            self._check(new); self._warn_coverage(new)
+        else: self._check(self.sparsifier)
+
+    def _warn_coverage(self, sp):
+        "Warn, as the fit starts, if more than 5% of the model's weights are left out for reasons the user did not choose (`exclude`, `layer_type`)"
+        cov = sp.coverage()
+        if uncovered_share(cov) <= 0.05: return
+        big = sorted(((c, why, names) for why, (c, names) in cov['left_out'].items()), key=lambda t: -t[0])
+        warn(f"the sparsity figures cover {cov['covered']:,} of the model's {cov['total']:,} weights ({cov['covered'] / cov['total']:.1%}); not sparsified: "
+             + '; '.join(f"{c:,} weights ({c / cov['total']:.1%}) in {', '.join(map(repr, names[:3]))}{' …' if len(names) > 3 else ''}: {why}" for c, why, names in big[:3])
+             + " (see the report's 'not sparsified' lines)")
 
     def _new_sparsifier(self, model: nn.Module, xb=None) -> Sparsifier:
         kw = dict(context=self.context, criteria=self.criteria, layer_type=self.layer_type, exclude=self.exclude,
@@ -207,13 +224,13 @@ class SparsifyCallback(Callback):
         "After every other callback's `after_fit`: re-apply the masks to the weights the user now holds, then report them"
         if not self._started: return
         sp = self.sparsifier
-        before = sp.achieved(); sp.apply_masks(); after = sp.achieved()
+        before = sp.achieved(); sp.apply_masks().mark_pruned(); after = sp.achieved()
         if after > before:
-            warnings.warn(f"a callback changed the weights after training (e.g. SaveModelCallback loading its best epoch): {after - before:.2%} "
+            warn(f"a callback changed the weights after training (e.g. SaveModelCallback loading its best epoch): {after - before:.2%} "
                           "of the weights were pruned weights grown back and are zeroed again; validate the model to measure it as it is now")
         self.report = sparsity_report(sp)
         if not self.completed:
-            warnings.warn(f"training stopped at step {self._last_step + 1} of {self.n_steps}, before the plan ended: the model is {after:.2%} sparse, "
+            warn(f"training stopped at step {self._last_step + 1} of {self.n_steps}, before the plan ended: the model is {after:.2%} sparse, "
                           f"not the final target {_mean(self.sparsity):.2%}; fit again with this callback to go on from here")
         if self.verbose and rank_distrib() == 0: print(format_report(self.report))
 

@@ -6,10 +6,12 @@ Docs: https://sparsify-dev.github.io/fastai-sparsify/groups.html.md"""
 
 # %% ../nbs/09b_groups.ipynb #9bc4fbf3
 from __future__ import annotations
-import math, warnings
+import math
 from contextlib import nullcontext
 import torch
 from torch import nn, Tensor
+from .core import warn
+from .weights import mark_pruned, marked_zeros, coverage
 from .granularity import Granularity
 from .criteria import LayerState, get_criterion, large_final
 from .stats import Statistics, STATS, check_decay
@@ -60,12 +62,12 @@ def _slices(pruner, name):
             out[k] = (torch.cat([out[k][0], idxs]), torch.cat([out[k][1], root])) if k in out else (idxs, root)
     return g, [(m, pn, d, i, r) for (m, pn, d), (i, r) in out.items()]
 
-def _alive(slices, n: int) -> Tensor:
-    "Bool per channel of a group: does any of its parameter slices hold a nonzero (counted in the weights)"
+def _alive(slices, n: int, marked: bool = False) -> Tensor:
+    "Bool per channel of a group: does any of its parameter slices hold a nonzero (with `marked`: anything but a -0.0 that sparsify wrote), counted in the weights"
     alive = torch.zeros(n, dtype=torch.bool)
     for m, pn, d, idxs, root in slices:
         p = getattr(m, pn).detach()
-        nz = (p != 0).movedim(d, 0).reshape(p.shape[d], -1).any(1).cpu()
+        nz = (~marked_zeros(p) if marked else p != 0).movedim(d, 0).reshape(p.shape[d], -1).any(1).cpu()
         alive[root[nz[idxs]]] = True
     return alive
 
@@ -184,8 +186,8 @@ class GroupSparsifier:
             self.scores()
             self.generator.set_state(state)
 
-    def sparsify(self, sparsity, floor_scale: float = 1.0) -> GroupSparsifier:
-        "Prune the lowest-scoring channels to `sparsity` (a fraction of channels: of each group under 'local', of all under 'global'), nested in the pruned ones, and apply the masks"
+    def sparsify(self, sparsity, floor_scale: float = 1.0, mark: bool = True) -> GroupSparsifier:
+        "Prune the lowest-scoring channels to `sparsity` (a fraction of channels: of each group under 'local', of all under 'global'), nested in the pruned ones, and apply the masks; `mark`: write them as -0.0 (`mark_pruned`)"
         with torch.no_grad():
             targets = self._targets(sparsity)
             sc = self.scores()
@@ -202,7 +204,8 @@ class GroupSparsifier:
                 self._global(sc, dead, total, floor_scale)
             self.target, self.targets = total, ({n: None for n in self.groups} if self.context == 'global' else targets)
             self._build_masks()
-            return self.apply_masks()
+            self.apply_masks()
+            return self.mark_pruned() if mark else self
 
     def _global(self, sc, dead, s, floor_scale):
         "Rank all groups' channels together, each group's scores divided by their mean absolute value over its live channels"
@@ -253,12 +256,17 @@ class GroupSparsifier:
             for m, pn, mask in self._apply: getattr(m, pn).mul_(mask)
         return self
 
+    def mark_pruned(self) -> GroupSparsifier:
+        "Write every masked entry as -0.0 (`mark_pruned`): a checkpoint saved now says which channels sparsify pruned"
+        for m, pn, mask in self._apply: mark_pruned(getattr(m, pn), mask != 0)
+        return self
+
     def adopt_zeros(self) -> GroupSparsifier:
-        "Count channels whose every slice is exactly zero as pruned too (nested in the current masks), e.g. after loading a masked checkpoint"
+        "Count as pruned too (nested in the current masks) the channels whose every slice holds only zeros that sparsify wrote (-0.0), e.g. after loading a masked checkpoint; zeros the model was initialised with are not masks"
         with torch.no_grad():
             for n, (c, sl) in self.groups.items():
-                self.keep[n] &= _alive(sl, c)
-                if not self.keep[n].any(): warnings.warn(f"group {n!r} has no nonzero channel: it stays at zero (a removal keeps one zero channel)")
+                self.keep[n] &= _alive(sl, c, marked=True)
+                if not self.keep[n].any(): warn(f"group {n!r} has only channels that sparsify pruned: it stays at zero (a removal keeps one zero channel)")
             self._build_masks()
         return self
 
@@ -294,6 +302,10 @@ class GroupSparsifier:
                                  achieved=zeros / w.numel(), nonzeros=w.numel() - zeros, params=w.numel(),
                                  mask_bytes=0 if mask is None else mask.numel() * mask.element_size()))
             return rows
+
+    def coverage(self) -> dict:
+        "How much of the model's weights the groups' conv and linear layers cover, and what is left out and why (`coverage`)"
+        return coverage(self.model, self.layers, self.skipped)
 
     def extra_bytes(self) -> int:
         "Bytes held beyond the model: masks, channel keep-flags, statistics and initial weights if the criterion needs them"

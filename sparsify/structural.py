@@ -16,6 +16,7 @@ from fastcore.basics import store_attr
 from fastai.callback.core import Callback
 from fastai.torch_core import rank_distrib
 from .callback import unwrap_model
+from .weights import mark_pruned
 from .criteria import LayerState, get_criterion
 from .stats import Statistics, GRAD_STATS
 from .sparsifier import Sparsifier
@@ -237,7 +238,7 @@ class StructuralPruner:
                     keep = torch.ones(p.shape[d], dtype=torch.bool, device=p.device)
                     keep[idx.to(p.device)] = False
                     keep = keep.view([-1 if i == d else 1 for i in range(p.ndim)])
-                    p.mul_(keep)
+                    mark_pruned(p, keep)
                     key = f'{self.names[m]}.{pn}'
                     masks[key] = masks[key] & keep if key in masks else keep
         return masks
