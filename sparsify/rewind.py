@@ -15,6 +15,7 @@ from fastai.callback.core import Callback
 from fastai.torch_core import find_bs, get_random_states, set_random_states, set_seed
 from fastai.metrics import accuracy
 from fastai.callback.schedule import LRFinder
+from .weights import mark_pruned
 from .criteria import large_final
 from .schedules import check_sparsity
 from .sparsifier import Sparsifier
@@ -118,7 +119,9 @@ class TicketSearch:
         "The weights ticket `i` starts training from (its own, or the rewind point), with its masks applied"
         t = self.tickets[i]
         state = dict(t.weights if t.weights is not None else self.rewind_state)
-        for n, m in t.masks.items(): state[f'{n}.weight'] = state[f'{n}.weight'] * m
+        for n, m in t.masks.items():
+            k = n if n in state else f'{n}.weight'                # an attention or recurrent weight is named after its parameter
+            state[k] = mark_pruned(state[k].clone(), m)             # pruned: -0.0, as sparsify writes them
         return state
 
     def nbytes(self) -> int:
