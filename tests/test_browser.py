@@ -494,3 +494,11 @@ def test_page_defects_are_found(defect):
     found = page_defects(fragment, page, _api_page(page), symbols={**doc_symbols(), **symbols[0]} if symbols else None)
     assert any(wanted in f for f in found), found
     if defect.startswith('class'): assert any('NoneType' in f for f in found) and any('several parameters on a line' in f for f in found), found
+
+
+def test_readme_shows_no_raw_markdown():
+    "README.md (GitHub renders it, not Sphinx): no link inside a link's text, no '.;', no Quarto attributes, outside code blocks"
+    text = re.sub(r'^```.*?^```', '', (ROOT/'README.md').read_text(encoding='utf-8'), flags=re.M | re.S)
+    bad = [m[0] for m in re.finditer(r'\[[^\]\n]*\[[^\]\n]*\]\([^)\n]*\)[^\]\n]*\]\(|\.;(?=\s)|\{target=', text)]
+    assert not bad, bad
+    assert not re.search(r'\[`fit`\]\(', text), 'README links `fit` (fastai\'s Learner.fit) to an object of the package'
