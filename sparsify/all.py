@@ -15,7 +15,7 @@ from sparsify.select import keep_lowest, keep_lowest_reference, tied_to_prune, c
 from sparsify.sparsifier import Sparsifier, nearest_counts, find_layers, scan_layers, round_half_down, DEFAULT_LAYERS, near_bounds, raise_to_inf
 from sparsify.report import sparsity_report, format_report, model_sparsity, plot_layer_sparsity, plot_mask, mask_image, plot_accuracy_vs_sparsity
 from sparsify.callback import SparsifyCallback, resolve_target, unwrap_model
-from sparsify.data import digits_dls, mnist_sample_dls, tensor_dls, TensorPairs, small_cnn
+from sparsify.data import digits_dls, mnist_sample_dls, digits_tensors, mnist_sample_tensors, tensor_dls, TensorPairs, small_cnn
 from sparsify.measure import (count_macs, remaining_macs, nonzeros, size_on_disk, measure_latency, compression_report,
                               format_compression, plot_compression)
 from sparsify.structural import (StructuralPruner, prune_to_speedup, PruneCallback, save_pruned, load_pruned, group_scores,
