@@ -370,7 +370,8 @@ class Sparsifier:
             targets = self._targets(sparsity)                    # bad input fails here, before anything changes
             if held := self.unreached():
                 warn(f"{'layer' if len(held) == 1 else 'layers'} {', '.join(map(repr, held))}: no {'/'.join(self.stats.needs)} statistics since the last mask "
-                     "update (no step reached them: a branch not taken, an auxiliary head, an expert no sample was routed to); their masks are left "
+                     "update (no step gave them a gradient: a branch not taken, an auxiliary head, an expert no sample was routed to, or everything "
+                     "after them pruned); their masks are left "
                      "as they are at this update and ranked again at the next" + ("; the other layers take up the global target" if self.context == 'global' else ''))
             live = {n: self._live_scores(n, n in held) for n in self.layers}   # and so does a bad criterion
             numel = {n: m.weight.numel() for n, m in self.layers.items()}
@@ -386,7 +387,7 @@ class Sparsifier:
             return self.mark_pruned() if mark else self
 
     def unreached(self) -> list[str]:
-        "The layers the criterion's statistics have not reached since the last mask update while other layers' have (a branch not taken, an auxiliary head, an expert no sample was routed to); `sparsify` leaves their masks as they are, with a warning that names them"
+        "The layers the criterion's statistics have not reached since the last mask update while other layers' have (no step gave them a gradient or an input: a branch not taken, an auxiliary head, an expert no sample was routed to, everything after them pruned); `sparsify` leaves their masks as they are, with a warning that names them"
         if self.stats is None or not (held := self.stats.unseen()) or len(held) == len(self.layers): return []   # none reached: the criterion says so
         return held
 
