@@ -226,6 +226,7 @@ class Sparsifier:
         self.states = {n: LayerState(n, m, self.generator, m.weight.detach().clone() if keep_init else None,
                                      None if self.stats is None else self.stats[n]) for n, m in self.layers.items()}
         self.masks: dict[str, Tensor] = {}
+        self._blind = set()                                                      # layers already warned about: group sums of w·g that cancel
         self.targets: dict[str, float | None] = {n: 0.0 for n in self.layers}   # per layer; None under 'global'
         self.target = 0.0                                                       # overall, weighted by parameters
 
@@ -374,6 +375,7 @@ class Sparsifier:
                      "after them pruned); their masks are left "
                      "as they are at this update and ranked again at the next" + ("; the other layers take up the global target" if self.context == 'global' else ''))
             live = {n: self._live_scores(n, n in held) for n in self.layers}   # and so does a bad criterion
+            self._warn_blind(held)
             numel = {n: m.weight.numel() for n, m in self.layers.items()}
             target = sum(t * numel[n] for n, t in targets.items()) / sum(numel.values()) if isinstance(sparsity, dict) else targets[next(iter(targets))]
             if self.context == 'global': keeps = self._global_keep(live, target, floor_scale, held)
@@ -385,6 +387,17 @@ class Sparsifier:
             self.targets = {n: None for n in self.layers} if self.context == 'global' else targets
             self.apply_masks()
             return self.mark_pruned() if mark else self
+
+    def _warn_blind(self, held):
+        "Warn once per layer when the criterion squares group sums of w·g that cancel on every step (`LayerStats.group_ratio` below 1e-6): a normalisation after the layer"
+        if self.stats is None or 'grad_w_sq' not in self.stats.needs: return
+        blind = [n for n, st in self.stats.layers.items() if n not in held and n not in self._blind and (r := st.group_ratio) is not None and r < 1e-6]
+        if not blind: return
+        self._blind.update(blind)
+        g = self.granularity.name
+        warn(f"criteria {self.criteria!r}: in {'layer' if len(blind) == 1 else 'layers'} {', '.join(map(repr, blind))} the sum of w·g over each {g} group cancels "
+             f"on every step (a BatchNorm or another normalisation after the layer leaves the loss blind to each {g}'s scale), so those scores are noise; "
+             "choose another criterion for this granularity (e.g. 'fisher' or 'large_final'), or granularity='weight'")
 
     def unreached(self) -> list[str]:
         "The layers the criterion's statistics have not reached since the last mask update while other layers' have (no step gave them a gradient or an input: a branch not taken, an auxiliary head, an expert no sample was routed to, everything after them pruned); `sparsify` leaves their masks as they are, with a warning that names them"

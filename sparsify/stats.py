@@ -63,13 +63,13 @@ class LayerStats:
         if bad := [n for n in needs if n not in STATS]: raise ValueError(f"needs={needs!r}: unknown {bad}; statistics are {list(STATS)}")
         self.name, self.module, self.needs, self.decay, self.group_sums = name, module, needs, check_decay(decay), group_sums
         self._to_weight = _input_channels(module, name) if 'act_norm' in needs else None
-        self._gw = self._gsq = self._gwsq = self._asq = self._n = self._steps = None
+        self._gw = self._gsq = self._gwsq = self._asq = self._n = self._steps = self._wg2 = None
         self._dry = False
         self.reset()
 
     def reset(self):
         "Start a new window: zero the accumulators (kept allocated) and the counts"
-        for t in (self._gw, self._gsq, self._gwsq, self._asq, self._n, self._steps):
+        for t in (self._gw, self._gsq, self._gwsq, self._asq, self._n, self._steps, self._wg2):
             if t is not None: t.zero_()
         self.batches = 0                                   # recorded batches
 
@@ -97,7 +97,10 @@ class LayerStats:
             self._add(self._gsq, fade, g, g, 1 / scale ** 2)
         if 'grad_w_sq' in self.needs:
             s = w * g
-            if self.group_sums is not None: s = self.group_sums(s)
+            if self.group_sums is not None:                  # and what the products square to one by one, for `group_ratio`
+                if self._wg2 is None: self._wg2 = torch.zeros((), device=g.device)
+                self._add(self._wg2, fade, torch.linalg.vector_norm(s, dtype=torch.float32).square(), value=1 / scale ** 2)
+                s = self.group_sums(s)
             if self._gwsq is None: self._gwsq = self._acc(s)
             self._add(self._gwsq, fade, s, s, 1 / scale ** 2)
         self._add(self._n, fade, took_part)
@@ -170,6 +173,11 @@ class LayerStats:
     def grad_w_sq(self) -> Tensor:
         "Running mean over the steps the layer took part in of the squared sum of weight × gradient over each group, $\\mathbb{E}_t[(\\sum_{s \\in G} w_s g_s)^2]$ (bias-corrected exponential mean if `decay` is set), shaped to broadcast against the weight"
         return self._gwsq / self._n if self._check('grad_w_sq', self.steps) else self._ones()
+    @property
+    def group_ratio(self) -> float | None:
+        "What squaring the group sums keeps of the squared products: $\\sum_G \\mathbb{E}[(\\sum_{s \\in G} w_s g_s)^2] / \\mathbb{E}[\\sum_s (w_s g_s)^2]$; about 1 or more when the products of a group do not cancel, near 0 when they cancel on every step (a normalisation after the layer makes the loss blind to each group's scale); None without groups or steps"
+        if self._wg2 is None or not self.steps or float(self._wg2) == 0: return None
+        return float(self._gwsq.sum() / self._wg2)
     @property
     def act_norm(self) -> Tensor:
         "$\\lVert x_j\\rVert_2$ of the input channel each weight reads, shaped to broadcast against the weight"
