@@ -48,6 +48,14 @@ def _input_channels(layer, name: str):
     raise ValueError(f"act_norm: layer {name!r} is a {layer_kind(layer)}; input activation norms are defined for "
                      "Linear, Conv, ConvTranspose, Conv1D layers and attention projections (exclude the layer or use another criterion)")
 
+def _channel_shape(layer) -> tuple:
+    "The shape of the per-input-channel sums of squares `LayerStats.record` keeps for `layer` (one row per input of a `WeightSlot`)"
+    w = layer.weight
+    if isinstance(layer, WeightSlot): return (len(layer.inputs), w.shape[1])
+    if is_input_major(layer): return (w.shape[0],)
+    if isinstance(layer, nn.modules.conv._ConvNd): return (w.shape[0],) if layer.transposed else (w.shape[1] * layer.groups,)
+    return (w.shape[1],)
+
 # %% ../nbs/01a_stats.ipynb #675c3433
 class _ActHook:
     "A forward hook that records a layer's input into its `LayerStats` while `owner.recording` is on (recognisable, so stale ones can be removed)"
@@ -255,11 +263,17 @@ class Statistics:
         return self.reset() if self.window == 'update' else self
 
     def all_reduce(self) -> Statistics:
-        "Sum the activation statistics over the processes of a data-parallel run (gradients are already synchronised)"
+        "Sum the activation statistics and their batch counts over the processes of a data-parallel run (gradients are already synchronised), so every process sees the same layers as reached (`unseen`) and ranks them alike"
         import torch.distributed as dist
         if self.needs_act and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            for st in self.layers.values():
-                if st._asq is not None: dist.all_reduce(st._asq)
+            sts = list(self.layers.values())
+            dev = sts[0].module.weight.device
+            counts = torch.tensor([float(st.batches) for st in sts], device=dev)
+            dist.all_reduce(counts)                                              # a layer one process never called: the others' data still counts
+            for st, c in zip(sts, counts.tolist()):
+                if not c: continue
+                if st._asq is None: st._asq = torch.zeros(_channel_shape(st.module), device=dev)
+                dist.all_reduce(st._asq); st.batches = int(c)
         return self
 
     def nbytes(self) -> int:
