@@ -221,7 +221,9 @@ class Sparsifier:
         stat_needs = [n for n in self.criteria.needs if n in STATS]          # training-time statistics, collected only when needed
         if stats_decay is not None and not stat_needs:
             raise ValueError(f"stats_decay={stats_decay!r}: criteria {self.criteria!r} collects no statistics, so a decay would do nothing")
-        self.stats = (Statistics(self.layers, stat_needs, check_decay(stats_decay, 'stats_decay'), self.criteria.window, self.granularity.group_sums)
+        single = all(self.granularity.n_groups(m) == m.weight.numel() for m in self.layers.values())   # every weight its own group: nothing to sum
+        self.stats = (Statistics(self.layers, stat_needs, check_decay(stats_decay, 'stats_decay'), self.criteria.window,
+                                 None if single else self.granularity.group_sums)
                       if stat_needs else None)                                # grouped as this granularity groups (a group's Taylor score squares its sum)
         self.states = {n: LayerState(n, m, self.generator, m.weight.detach().clone() if keep_init else None,
                                      None if self.stats is None else self.stats[n]) for n, m in self.layers.items()}
