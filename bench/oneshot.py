@@ -7,16 +7,18 @@ The benchmark of the SparseGPT and Wanda papers (LLaMA-7B, WikiText-2) in miniat
 every 10th file held out. Calibration: 128 windows of 128 bytes drawn from the training files (seed = calibration seed),
 8 batches of 16. Perplexity per byte on 256 windows of 128 bytes spread over the held-out files. Every linear layer of
 the blocks is pruned (qkv, attention projection, both MLP layers); embeddings and head stay dense, as in the papers.
-Cost: CPU seconds (process time, one thread; wall seconds beside them) and peak resident memory above what the process
-held just before the call, after handing freed heap memory back (glibc malloc_trim; VmHWM after resetting it through
-/proc/self/clear_refs): the calibration forward passes, the Hessian or input norms of one layer, the masks, and the copy of
-each pruned layer's weights prune_oneshot keeps in CPU memory to restore the model if anything fails. Each method is warmed
-up once first.
+Cost: CPU seconds (process time, one thread; wall seconds beside them; each method warmed up once first), and peak
+memory: in a fresh process per method and setting (calibration seed 0), after loading the model and the calibration
+batches and a warm-up call on a copy, the peak resident memory of the call above what the process held just before it
+(VmHWM after resetting it through /proc/self/clear_refs; glibc set to map every block of 64 KiB or more on its own,
+MALLOC_MMAP_THRESHOLD_=65536, and freed heap handed back with malloc_trim, so that the figure follows live tensors): the
+calibration forward passes, the Hessian or input norms of one layer, the masks, and the copy of each pruned layer's
+weights prune_oneshot keeps in CPU memory to put the model back if anything fails.
 
 Trained weights are cached in bench/.cache/ (gitignored; --retrain trains again). --quick: a 2-block width-32 model
 trained for 30 steps, one calibration seed, 50% and 2:4: a smoke test, not a measurement.
 """
-import argparse, copy, ctypes, glob, hashlib, math, statistics, sys, sysconfig, time
+import argparse, copy, ctypes, gc, glob, hashlib, json, math, os, statistics, subprocess, sys, sysconfig, tempfile, time
 from pathlib import Path
 import torch
 from torch import nn
@@ -97,15 +99,35 @@ def _trim():
     except (OSError, AttributeError): pass
 
 
-def measured(fn):
-    "`(result, cpu s, wall s, peak bytes above the resident memory before the call or None)`"
-    _trim()
-    try: open('/proc/self/clear_refs', 'w').write('5'); base = _status('VmRSS')
-    except OSError: base = None
+def timed(fn):
+    "`(result, cpu s, wall s)`"
     c, t = time.process_time(), time.perf_counter()
     out = fn()
-    cpu, wall = time.process_time() - c, time.perf_counter() - t
-    return out, cpu, wall, None if base is None else max(0, _status('VmHWM') - base)
+    return out, time.process_time() - c, time.perf_counter() - t
+
+
+def peak_child(job: dict):
+    "In this fresh process: the peak resident bytes of one `prune_oneshot` call above those held just before it (printed)"
+    torch.set_num_threads(1)
+    (train_data, _), _ = stdlib_bytes()
+    model = ByteLM(**job['cfg']); model.load_state_dict(torch.load(job['state'])); model.eval()
+    calib = list(windows(train_data, job['n_calib'], job['cfg']['ctx'], 0)[:, :-1].split(16))
+    run = lambda m: prune_oneshot(m, calib, job['sparsity'], job['granularity'], job['method'], exclude='head')
+    run(copy.deepcopy(model)); gc.collect(); _trim()                            # warm-up on a copy
+    open('/proc/self/clear_refs', 'w').write('5')
+    base = _status('VmRSS')
+    run(model)
+    print(max(0, _status('VmHWM') - base))
+
+
+def peak_memory(job: dict):
+    "Peak bytes of one call measured in a fresh process, or None where /proc/self/clear_refs cannot be written"
+    try: open('/proc/self/clear_refs', 'w').write('5')
+    except OSError: return None
+    env = {**os.environ, 'MALLOC_MMAP_THRESHOLD_': '65536'}                  # big blocks mmap'd: a freed tensor leaves the resident set at once
+    r = subprocess.run([sys.executable, __file__, '--child', json.dumps(job)], capture_output=True, text=True, env=env)
+    if r.returncode: raise RuntimeError(r.stderr[-2000:])
+    return int(r.stdout.split()[-1])
 
 
 def input_spread(model, calib):
@@ -132,7 +154,9 @@ def main():
     p.add_argument('--quick', action='store_true')
     p.add_argument('--retrain', action='store_true', help='train again even if the weights are cached')
     p.add_argument('--calib-seeds', type=int, nargs='+', default=[0, 1, 2])
+    p.add_argument('--child', help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.child: return peak_child(json.loads(args.child))
     torch.set_num_threads(1)
     cfg, steps, bs = (dict(d=32, n_layer=2, heads=2, ctx=64), 30, 8) if args.quick else (dict(d=128, n_layer=4, heads=4, ctx=128), 600, 16)
     n_calib, n_held = (16, 32) if args.quick else (128, 256)
@@ -150,6 +174,9 @@ def main():
         how = f'trained in {time.process_time() - t:.0f} CPU s'
         if not args.quick: CACHE.mkdir(exist_ok=True); torch.save(model.state_dict(), cached)
     dense_sd = copy.deepcopy(model.state_dict())
+    state = cached if not args.quick else Path(tempfile.mkdtemp()) / 'quick_lm.pt'
+    if args.quick: torch.save(dense_sd, state)
+    measure_memory = lambda label: not args.quick or label == settings[0][0]       # --quick: one setting
     held = windows(held_data, n_held, cfg['ctx'])
     n_params = sum(p.numel() for p in model.parameters())
     print(f"byte-level LM: {cfg['n_layer']} blocks, width {cfg['d']}, {cfg['heads']} heads, context {cfg['ctx']}, {n_params:,} parameters; "
@@ -167,10 +194,10 @@ def main():
             ppls, costs = [], []
             for seed in (seeds[:1] if m == 'magnitude' else seeds):             # magnitude reads no data
                 model.load_state_dict(dense_sd)
-                df, cpu, wall, peak = measured(lambda: prune_oneshot(model, calibs[seed], s, gran, m, exclude='head'))
-                ppls.append(perplexity(model, held)); costs.append((cpu, wall, peak))
-            achieved = float(df.iloc[-1].achieved)
-            rows[label, m] = (ppls, costs, achieved)
+                df, cpu, wall = timed(lambda: prune_oneshot(model, calibs[seed], s, gran, m, exclude='head'))
+                ppls.append(perplexity(model, held)); costs.append((cpu, wall))
+            peak = peak_memory(dict(state=str(state), cfg=cfg, n_calib=n_calib, sparsity=s, granularity=gran, method=m)) if measure_memory(label) else None
+            rows[label, m] = (ppls, costs, float(df.iloc[-1].achieved), peak)
     model.load_state_dict(dense_sd)
 
     def ppl_cell(ppls): return f"{statistics.mean(ppls):7.3f}" + (f" ±{(max(ppls) - min(ppls)) / 2:.3f}" if len(ppls) > 1 else '       ')
@@ -182,15 +209,14 @@ def main():
         print(f"{label:<9}{r['sparsegpt'][2]:>9.2%}  " + ''.join(f"{ppl_cell(r[m][0]):>16}" for m in ONESHOT_METHODS)
               + f"  {mean['sparsegpt'] - mean['wanda']:>+19.3f} {mean['wanda'] - mean['magnitude']:>+19.3f}")
     print(PUBLISHED)
-    print(f"\ncost per call (median over calls): CPU s, wall s, peak resident memory above the start")
+    print(f"\ncost per call: CPU s and wall s (median over calls), peak resident memory above the start (one call in a fresh process)")
     print(f"{'sparsity':<9}" + ''.join(f"{m + ' cpu':>15}{'wall':>7}{'peak MB':>9}" for m in ONESHOT_METHODS))
     for label, _, _ in settings:
         cells = []
         for m in ONESHOT_METHODS:
-            costs = rows[label, m][1]
-            peaks = [c[2] for c in costs if c[2] is not None]
+            _, costs, _, peak = rows[label, m]
             cells.append(f"{statistics.median(c[0] for c in costs):>15.2f}{statistics.median(c[1] for c in costs):>7.1f}"
-                         + (f"{statistics.median(peaks) / 2**20:>9.1f}" if peaks else f"{'-':>9}"))
+                         + (f"{peak / 2**20:>9.1f}" if peak is not None else f"{'-':>9}"))
         print(f"{label:<9}" + ''.join(cells))
     pruned = [m for n, m in model.named_modules() if isinstance(m, nn.Linear) and n.startswith('blocks')]
     biggest = max(m.in_features for m in pruned)
