@@ -1,5 +1,5 @@
 "The public names of sparsify, for `from sparsify.all import *` (hand-written: nbdev does not generate this file)."
-from sparsify.core import SparsifyWarning, warn
+from sparsify.core import SparsifyWarning, split_batch
 from sparsify.weights import (WeightSlot, weight_slots, layer_dims, layer_kind, param_name, param_of, is_input_major, is_weight_dropout,
                               mark_pruned, marked_zeros, coverage, uncovered_share, CONV_LAYERS, CONV_TRANSPOSE_LAYERS, LINEAR_LAYERS,
                               EMBEDDING_LAYERS)
@@ -14,6 +14,8 @@ from sparsify.schedules import (ScheduleFn, schedule_fn, one_shot, lin, cos, agp
 from sparsify.select import keep_lowest, keep_lowest_reference, tied_to_prune, spread_keys, count_true, count_zeros
 from sparsify.sparsifier import Sparsifier, nearest_counts, find_layers, scan_layers, round_half_down, DEFAULT_LAYERS, near_bounds, raise_to_inf
 from sparsify.report import sparsity_report, format_report, model_sparsity, plot_layer_sparsity, plot_mask, mask_image, plot_accuracy_vs_sparsity
+from sparsify.oneshot import (prune_oneshot, ONESHOT_METHODS, sparsegpt, spread, keep_per_row, keep_nm, as_matrix, from_matrix, input_columns,
+                              SPARSEGPT_CONVS)
 from sparsify.callback import SparsifyCallback, resolve_target, unwrap_model
 from sparsify.data import digits_dls, mnist_sample_dls, digits_tensors, mnist_sample_tensors, tensor_dls, TensorPairs, small_cnn
 from sparsify.measure import (count_macs, remaining_macs, nonzeros, size_on_disk, measure_latency, compression_report,

@@ -10,7 +10,7 @@ import math, re
 from contextlib import nullcontext
 import torch
 from torch import nn, Tensor
-from .core import warn
+from .core import warn, split_batch
 from .weights import (CONV_LAYERS, CONV_TRANSPOSE_LAYERS, LINEAR_LAYERS, EMBEDDING_LAYERS, WeightSlot, weight_slots, is_input_major,
                               is_weight_dropout, layer_kind, layer_dims, mark_pruned, marked_zeros, coverage)
 from .granularity import Granularity, DimGranularity, get_granularity
@@ -293,6 +293,10 @@ class Sparsifier:
             for n in self.layers: self._scores(n)
             self.generator.set_state(state)
 
+    def layer_targets(self, sparsity) -> dict[str, float]:
+        "The target of every layer from `sparsity` (a fraction, or a per-layer dict under 'local': layers no key matches keep their weights), checked against the granularity; `ValueError` for a bad one"
+        return self._targets(sparsity)
+
     def _targets(self, sparsity) -> dict[str, float]:
         "A checked target per layer from a number or a per-layer dict (layers that no key matches keep their weights)"
         if isinstance(sparsity, dict):
@@ -485,13 +489,12 @@ class Sparsifier:
             model.eval()                                                         # no dropout, batch-norm statistics left as they are
             for batch in dataloader:
                 if seen == n_batches: break
-                batch = [b.to(device) if isinstance(b, Tensor) else b for b in (batch if isinstance(batch, (tuple, list)) else (batch,))]
-                k = n_inp if isinstance(n_inp, int) else max(1, len(batch) - 1)      # fastai's rule: the last element is the target
+                inputs, targets = split_batch(batch, n_inp, device)                 # fastai's rule: the last element is the target
                 with torch.set_grad_enabled(st.needs_grad):
-                    pred = model(*batch[:k])
+                    pred = model(*inputs)
                     if st.needs_grad:
                         for p in params: p.grad = None
-                        loss_func(pred, *batch[k:]).backward()
+                        loss_func(pred, *targets).backward()
                         st.update()
                 seen += 1
         finally:

@@ -9,7 +9,8 @@ BENCH = Path(__file__).parent.parent / 'bench'
                                             ('memory.py', 'bytes/weight'), ('accuracy.py', 'vs dense'),
                                             ('regularize.py', 'right after'), ('structural.py', 'ratio'),
                                             ('criteria.py', 'taylor (old)'), ('groups.py', 'in-callback'),
-                                            ('structural_accuracy.py', 'progressive'), ('export.py', 'speed-up')])
+                                            ('structural_accuracy.py', 'progressive'), ('export.py', 'speed-up'),
+                                            ('oneshot.py', 'sparsegpt vs wanda')])
 def test_bench_quick(script, header):
     r = subprocess.run([sys.executable, str(BENCH / script), '--quick'], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
