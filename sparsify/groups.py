@@ -11,7 +11,7 @@ from contextlib import nullcontext
 import torch
 from torch import nn, Tensor
 from .core import warn
-from .weights import mark_pruned, marked_zeros, coverage
+from .weights import mark_pruned, marked_zeros, coverage, attention_outputs
 from .granularity import Granularity
 from .criteria import LayerState, get_criterion, large_final
 from .stats import Statistics, STATS, check_decay
@@ -117,7 +117,8 @@ class GroupSparsifier:
         stat_needs = [n for n in self.criteria.needs if n in STATS]
         if stats_decay is not None and not stat_needs:
             raise ValueError(f"stats_decay={stats_decay!r}: criteria {self.criteria!r} collects no statistics, so a decay would do nothing")
-        self.stats = Statistics(self.layers, stat_needs, check_decay(stats_decay, 'stats_decay'), self.criteria.window) if stat_needs else None
+        self.stats = (Statistics(self.layers, stat_needs, check_decay(stats_decay, 'stats_decay'), self.criteria.window, via=attention_outputs(model, self.layers))
+                      if stat_needs else None)
         keep_init = 'init' in self.criteria.needs
         self.states = {m: LayerState(n, m, self.generator, m.weight.detach().clone() if keep_init else None,
                                      None if self.stats is None else self.stats[n]) for n, m in self.layers.items()}

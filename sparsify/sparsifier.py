@@ -12,7 +12,7 @@ import torch
 from torch import nn, Tensor
 from .core import warn, split_batch
 from .weights import (CONV_LAYERS, CONV_TRANSPOSE_LAYERS, LINEAR_LAYERS, EMBEDDING_LAYERS, WeightSlot, weight_slots, is_input_major,
-                              is_weight_dropout, layer_kind, layer_dims, mark_pruned, marked_zeros, coverage)
+                              is_weight_dropout, layer_kind, layer_dims, mark_pruned, marked_zeros, coverage, attention_outputs)
 from .granularity import Granularity, DimGranularity, get_granularity
 from .criteria import LayerState, get_criterion, large_final
 from .stats import Statistics, STATS, check_decay
@@ -223,7 +223,7 @@ class Sparsifier:
             raise ValueError(f"stats_decay={stats_decay!r}: criteria {self.criteria!r} collects no statistics, so a decay would do nothing")
         single = all(self.granularity.n_groups(m) == m.weight.numel() for m in self.layers.values())   # every weight its own group: nothing to sum
         self.stats = (Statistics(self.layers, stat_needs, check_decay(stats_decay, 'stats_decay'), self.criteria.window,
-                                 None if single else self.granularity.group_sums)
+                                 None if single else self.granularity.group_sums, attention_outputs(model, self.layers))
                       if stat_needs else None)                                # grouped as this granularity groups (a group's Taylor score squares its sum)
         self.states = {n: LayerState(n, m, self.generator, m.weight.detach().clone() if keep_init else None,
                                      None if self.stats is None else self.stats[n]) for n, m in self.layers.items()}

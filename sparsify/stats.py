@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn, Tensor
 from torch.nn.utils.rnn import PackedSequence
+from torch.func import functional_call
 from .weights import WeightSlot, is_input_major, layer_kind
 
 # %% auto #0
@@ -60,16 +61,17 @@ def _channel_shape(layer) -> tuple:
 class _ActHook:
     "A forward hook that records a layer's input into its `LayerStats` while `owner.recording` is on (recognisable, so stale ones can be removed)"
     def __init__(self, owner, stats): self.owner, self.stats, self.handle = owner, stats, None
+    replaying = False     # True while an attention is run again to read its output projection's input: no hook records that call
     def __call__(self, module, args, kwargs, output):
         r = self.owner.recording
-        if r and (r is True or module.training) and (xs := self.stats.inputs(args, kwargs)): self.stats.record(*xs)
+        if r and not _ActHook.replaying and (r is True or module.training) and (xs := self.stats.inputs(args, kwargs)): self.stats.record(*xs)
 
 class LayerStats:
     "Running statistics of one layer since the last `reset`: those of `needs` among `grad_w`, `grad_sq`, `grad_w_sq`, `act_norm`; `group_sums(t)` sums a value per weight over each group the layer is pruned in (None: every weight alone)"
-    def __init__(self, name: str, module: nn.Module, needs=(), decay=None, group_sums=None):
+    def __init__(self, name: str, module: nn.Module, needs=(), decay=None, group_sums=None, via: nn.Module | None = None):
         needs = tuple(needs)
         if bad := [n for n in needs if n not in STATS]: raise ValueError(f"needs={needs!r}: unknown {bad}; statistics are {list(STATS)}")
-        self.name, self.module, self.needs, self.decay, self.group_sums = name, module, needs, check_decay(decay), group_sums
+        self.name, self.module, self.needs, self.decay, self.group_sums, self.via = name, module, needs, check_decay(decay), group_sums, via
         self._to_weight = _input_channels(module, name) if 'act_norm' in needs else None
         self._gw = self._gsq = self._gwsq = self._asq = self._n = self._steps = self._wg2 = None
         self._dry = False
@@ -121,11 +123,25 @@ class LayerStats:
 
     @property
     def hooked(self) -> nn.Module:
-        "The module whose forward calls show this layer's input: the layer, or the owner of a `WeightSlot`"
+        "The module whose forward calls show this layer's input: the layer, the owner of a `WeightSlot`, or `via` (the attention whose `out_proj` it is)"
+        if self.via is not None: return self.via
         return self.module.module if isinstance(self.module, WeightSlot) else self.module
+
+    def _projected(self, args, kwargs) -> Tensor:
+        "What `via`, an attention, feeds its output projection in the call `via(*args, **kwargs)`: the call again, in eval mode (no dropout, no random draw), with the identity as projection"
+        w, mha = self.module.weight, self.via
+        eye = {'out_proj.weight': torch.eye(w.shape[1], dtype=w.dtype, device=w.device)}
+        if self.module.bias is not None: eye['out_proj.bias'] = torch.zeros_like(self.module.bias)
+        training, _ActHook.replaying = mha.training, True
+        try:
+            mha.eval()
+            with torch.no_grad(): y = functional_call(mha, eye, args, kwargs)
+        finally: mha.train(training); _ActHook.replaying = False
+        return y[0] if isinstance(y, tuple) else y
 
     def inputs(self, args: tuple, kwargs: dict) -> list[Tensor]:
         "The tensors this layer's weight reads, from the arguments of a call of `hooked` (empty if one is missing)"
+        if self.via is not None: return [self._projected(args, kwargs)]
         if isinstance(self.module, WeightSlot):
             xs = [args[p] if len(args) > p else kwargs.get(k) for p, k in self.module.inputs or ()]
         else: xs = [args[0] if args else next(iter(kwargs.values()), None)]
@@ -203,12 +219,13 @@ class LayerStats:
 
 # %% ../nbs/01a_stats.ipynb #26c6d33d
 class Statistics:
-    "The statistics `needs` of several layers (`{name: module}`): attach hooks (only for `act_norm`), update from gradients, reset, detach, count bytes; `recording`: False, True or 'train' (modules in training mode only); `group_sums(t, module)`: how the engine groups a layer's weights (for `grad_w_sq`; None: every weight alone)"
-    def __init__(self, layers: dict, needs=(), decay=None, window: str = 'update', group_sums=None):
+    "The statistics `needs` of several layers (`{name: module}`): attach hooks (only for `act_norm`), update from gradients, reset, detach, count bytes; `recording`: False, True or 'train' (modules in training mode only); `group_sums(t, module)`: how the engine groups a layer's weights (for `grad_w_sq`; None: every weight alone); `via`: {name: attention} for layers that are an attention's output projection (`attention_outputs`)"
+    def __init__(self, layers: dict, needs=(), decay=None, window: str = 'update', group_sums=None, via: dict | None = None):
         if window not in ('update', 'fit'): raise ValueError(f"window={window!r}: statistics cover the steps since the last mask 'update' or the whole 'fit'")
         self.needs, self.decay, self.window = tuple(needs), check_decay(decay), window
         per = lambda m: None if group_sums is None else (lambda t: group_sums(t, m))
-        self.layers = {n: LayerStats(n, m, self.needs, self.decay, per(m)) for n, m in layers.items()}
+        via = via or {}
+        self.layers = {n: LayerStats(n, m, self.needs, self.decay, per(m), via.get(n)) for n, m in layers.items()}
         self.recording, self._hooks = False, []
 
     def __getitem__(self, name: str) -> LayerStats: return self.layers[name]
