@@ -77,7 +77,7 @@ class SparsifyCallback(Callback):
         store_attr(but='compression_ratio')
         self.held = False                                          # True for `hold`: keeps its sparsifier's masks, prunes nothing more
         self._init_state()
-        self.report, self.history, self.plan, self.completed = None, [], None, None
+        self.report, self.history, self.plan, self.completed, self.released_at = None, [], None, None, None
 
     def _init_state(self):
         super()._init_state()
@@ -106,7 +106,7 @@ class SparsifyCallback(Callback):
     def _start(self):
         "The first training epoch of a fit: adopt zeros, apply the masks, plan the steps, attach statistics hooks"
         st = self.sparsifier.stats
-        self._started, self._last_step, self.history = True, -1, []
+        self._started, self._last_step, self.history, self.released_at = True, -1, [], None
         self.n_steps = self.n_epoch * len(self.dls.train)
         self.plan = Plan.for_fit(self.schedule, self.n_steps, self.start, self.end, self.initial_sparsity, self.update_every)
         self._target = {k: 0.0 for k in self.sparsity} if isinstance(self.sparsity, dict) else 0.0
@@ -156,9 +156,12 @@ class SparsifyCallback(Callback):
         if tgt == self._target: return False
         shown = step if at is None else at
         self._notify('before_mask_update', shown)
-        if (st := self.sparsifier.stats) is not None: st.all_reduce()          # activation norms summed over processes (gradients already are)
-        self.sparsifier.sparsify(tgt, floor_scale=min(1.0, self.plan.progress(step)), mark=False)   # marked at the end of the epoch
-        if st is not None: st.after_update()                                    # a new window, unless the criterion's statistics cover the whole fit
+        if self.plan.released(step):                                            # dense-sparse-dense: the last phase trains every weight
+            self.sparsifier.release(); self.released_at = shown
+        else:
+            if (st := self.sparsifier.stats) is not None: st.all_reduce()      # activation norms summed over processes (gradients already are)
+            self.sparsifier.sparsify(tgt, floor_scale=min(1.0, self.plan.progress(step)), mark=False)   # marked at the end of the epoch
+            if st is not None: st.after_update()                                # a new window, unless the criterion's statistics cover the whole fit
         self._target = tgt
         self.history.append((shown, _mean(tgt), self.sparsifier.achieved()))
         self._notify('after_mask_update', shown)
@@ -239,7 +242,9 @@ class SparsifyCallback(Callback):
         if not self.completed and not self.held:
             warn(f"training stopped at step {self._last_step + 1} of {self.n_steps}, before the plan ended: the model is {after:.2%} sparse, "
                           f"not the final target {_mean(self.sparsity):.2%}; fit again with this callback to go on from here")
-        if self.verbose and rank_distrib() == 0: print(format_report(self.report))
+        if self.verbose and rank_distrib() == 0:
+            print(format_report(self.report))
+            if self.released_at is not None: print(f"masks released at step {self.released_at} (schedule {self.schedule!r}, dense-sparse-dense): the last phase trained every weight; the model is {after:.2%} zeros")
 
     def _drop_metric(self, learn=None):
         learn = learn or self.learn

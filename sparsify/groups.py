@@ -278,6 +278,12 @@ class GroupSparsifier:
         self.targets = {n: 0.0 for n in self.groups}
         return self
 
+    def release(self) -> GroupSparsifier:
+        "Drop the masks for good (the dense phase of dense-sparse-dense): the pruned channels, zero for now, train again; their -0.0 marks become +0.0, so no later fit adopts them as pruned"
+        with torch.no_grad():
+            for m, pn, _ in self._apply: getattr(m, pn).add_(0.0)       # -0.0 + 0.0 is +0.0; every other value is unchanged
+        return self.reset()
+
     def channel_sparsity(self) -> float:
         "Fraction of the groups' channels whose every slice is zero, counted in the weights"
         with torch.no_grad():

@@ -444,6 +444,12 @@ class Sparsifier:
         self.targets = {n: 0.0 for n in self.layers}
         return self
 
+    def release(self) -> Sparsifier:
+        "Drop the masks for good (the dense phase of dense-sparse-dense): the pruned weights, zero for now, train again; their -0.0 marks become +0.0, so no later fit adopts them as pruned"
+        with torch.no_grad():
+            for n in self.masks: self.layers[n].weight.add_(0.0)     # -0.0 + 0.0 is +0.0; every other value is unchanged
+        return self.reset()
+
     def layer_stats(self) -> list[dict]:
         "Per layer: name, type, shape, granularity, target (None under 'global') and achieved sparsity (zeros in the weight), nonzeros, params, mask bytes"
         with torch.no_grad():
