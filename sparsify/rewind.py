@@ -158,7 +158,7 @@ def _round_targets(p, r: int):
 _SPARSIFIER_ARGS = ('granularity', 'context', 'criteria', 'layer_type', 'exclude', 'min_layer_sparsity', 'max_layer_sparsity', 'include_frozen', 'seed')
 
 def find_ticket(learn, rounds: int = 3, prune_per_round=0.2, rewind: str = 'init', at_step: int | None = None,
-                epochs: int = 1, lr: float = 1e-2, fit=None, granularity='weight', context: str = 'global', criteria=large_final,
+                epochs: int = 1, lr: float = 1e-2, fit=None, granularity='weight', context: str = 'local', criteria=large_final,
                 **kwargs) -> TicketSearch:
     "Iterative magnitude pruning: train, prune `prune_per_round` of the remaining weights (a fraction, or a per-layer dict of them under `context='local'`), rewind (`'init'`, `'step'` `at_step`, or `'lr'`), `rounds` times"
     if rewind not in REWINDS: raise ValueError(f"rewind={rewind!r}: use 'init' (weights of before training), 'step' (weights at step at_step) or 'lr' (keep the trained weights, replay the schedule)")
