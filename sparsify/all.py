@@ -1,5 +1,6 @@
 "The public names of sparsify, for `from sparsify.all import *` (hand-written: nbdev does not generate this file)."
-from sparsify.core import SparsifyWarning, split_batch
+from sparsify.core import (SparsifyWarning, split_batch, first_sample, unwrap_model, CONTEXTS, check_context, layer_matcher, per_layer,
+                           check_fraction, show_pattern)
 from sparsify.weights import (WeightSlot, weight_slots, layer_dims, layer_kind, param_name, param_of, is_input_major, is_weight_dropout,
                               mark_pruned, marked_zeros, coverage, uncovered_share, CONV_LAYERS, CONV_TRANSPOSE_LAYERS, LINEAR_LAYERS,
                               EMBEDDING_LAYERS)
@@ -16,7 +17,7 @@ from sparsify.sparsifier import Sparsifier, nearest_counts, find_layers, scan_la
 from sparsify.report import sparsity_report, format_report, model_sparsity, plot_layer_sparsity, plot_mask, mask_image, plot_accuracy_vs_sparsity
 from sparsify.oneshot import (prune_oneshot, ONESHOT_METHODS, sparsegpt, spread, keep_per_row, keep_nm, as_matrix, from_matrix, input_columns,
                               SPARSEGPT_CONVS)
-from sparsify.callback import SparsifyCallback, resolve_target, unwrap_model
+from sparsify.callback import SparsifyCallback, resolve_target
 from sparsify.data import digits_dls, mnist_sample_dls, digits_tensors, mnist_sample_tensors, tensor_dls, TensorPairs, small_cnn
 from sparsify.measure import (count_macs, remaining_macs, nonzeros, size_on_disk, measure_latency, compression_report,
                               format_compression, plot_compression)

@@ -15,23 +15,17 @@ from fastai.callback.training import GradientAccumulation
 from fastai.learner import ValueMetric
 from fastai.torch_core import rank_distrib, find_bs
 from fastcore.xtras import modify_exception
-from .core import warn
+from .core import warn, first_sample, unwrap_model, check_context
 from .weights import uncovered_share
 from .criteria import get_criterion, large_final
 from .stats import STATS, check_decay, remove_stat_hooks
 from .granularity import get_granularity
 from .schedules import agp, check_fit_plan, check_sparsity, Plan, Schedule
-from .sparsifier import Sparsifier, scan_layers, CONTEXTS
+from .sparsifier import Sparsifier, scan_layers
 from .report import sparsity_report, format_report
 
 # %% auto #0
-__all__ = ['unwrap_model', 'resolve_target', 'SparsifyCallback']
-
-# %% ../nbs/05_callback.ipynb #8e4d8182
-def unwrap_model(model: nn.Module) -> nn.Module:
-    "The model inside a `DistributedDataParallel`/`DataParallel` wrapper (or the model itself)"
-    while isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)): model = model.module
-    return model
+__all__ = ['resolve_target', 'SparsifyCallback']
 
 # %% ../nbs/05_callback.ipynb #87bb80cf
 def resolve_target(sparsity=None, compression_ratio=None, granularity='weight', schedule=agp, context: str = 'local'):
@@ -64,7 +58,7 @@ class SparsifyCallback(Callback):
                  min_layer_sparsity=None, max_layer_sparsity=None, include_frozen: bool = False, seed: int = 0,
                  verbose: bool = True, compression_ratio=None, stats_decay=None):
         granularity, criteria = get_granularity(granularity), get_criterion(criteria)
-        if context not in CONTEXTS: raise ValueError(f"context={context!r}: use 'local' (each layer ranked alone) or 'global' (all layers ranked together)")
+        check_context(context)
         schedule = check_fit_plan(schedule, start, end, initial_sparsity, update_every)
         sparsity = resolve_target(sparsity, compression_ratio, granularity, schedule, context)
         lowest = min(sparsity.values(), default=0.0) if isinstance(sparsity, dict) else sparsity
@@ -215,7 +209,7 @@ class SparsifyCallback(Callback):
         kw = dict(context=self.context, criteria=self.criteria, layer_type=self.layer_type, exclude=self.exclude,
                   min_layer_sparsity=self.min_layer_sparsity, max_layer_sparsity=self.max_layer_sparsity,
                   seed=self.seed, include_frozen=self.include_frozen, stats_decay=self.stats_decay)
-        if hasattr(self.granularity, 'sparsifier'): return self.granularity.sparsifier(model, None if xb is None else _first(xb), **kw)
+        if hasattr(self.granularity, 'sparsifier'): return self.granularity.sparsifier(model, None if xb is None else first_sample(xb), **kw)
         return Sparsifier(model, granularity=self.granularity, **kw)
 
     def _check(self, sp: Sparsifier):
@@ -278,11 +272,6 @@ class SparsifyCallback(Callback):
         if self.history: ax.scatter([h[0] for h in self.history], [100 * h[2] for h in self.history], s=12, color='tab:red', zorder=3, label='achieved')
         ax.set_xlabel('training step'); ax.set_ylabel('sparsity (%)'); ax.grid(alpha=0.3); ax.legend(fontsize=8)
         return ax
-
-def _first(xb):
-    "One sample of a batch's inputs: enough to trace a model"
-    xs = tuple(x[:1] for x in xb)
-    return xs[0] if len(xs) == 1 else xs
 
 def _mean(t): return sum(t.values()) / len(t) if isinstance(t, dict) else t
 

@@ -1,4 +1,4 @@
-"""What every room of the library shares: its own warning category, and how a batch splits into inputs and targets.
+"""What every room of the library shares: its own warning category, how a batch splits into inputs and targets, the model inside a data-parallel wrapper, and the `context` argument.
 
 Docs: https://sparsify-dev.github.io/fastai-sparsify/core.html.md"""
 
@@ -6,11 +6,14 @@ Docs: https://sparsify-dev.github.io/fastai-sparsify/core.html.md"""
 
 # %% ../nbs/00a_core.ipynb #a934bab9
 from __future__ import annotations
-import warnings
+import math, re, warnings
 import torch
+from torch import nn
+from .weights import WeightSlot
 
 # %% auto #0
-__all__ = ['SparsifyWarning', 'warn', 'split_batch']
+__all__ = ['CONTEXTS', 'SparsifyWarning', 'warn', 'split_batch', 'first_sample', 'unwrap_model', 'check_context', 'layer_matcher',
+           'show_pattern', 'per_layer', 'check_fraction']
 
 # %% ../nbs/00a_core.ipynb #89ee8324
 class SparsifyWarning(Warning):
@@ -27,3 +30,57 @@ def split_batch(batch, n_inp: int | None = None, device=None) -> tuple[list, lis
     if device is not None: items = [b.to(device) if isinstance(b, torch.Tensor) else b for b in items]
     k = n_inp if isinstance(n_inp, int) and not isinstance(n_inp, bool) else max(1, len(items) - 1)
     return items[:k], items[k:]
+
+# %% ../nbs/00a_core.ipynb #8103d762
+def first_sample(xb):
+    "One sample of a batch's inputs (`learn.xb`, a tuple of input tensors): enough to trace a model; a lone input comes back bare"
+    xs = tuple(x[:1] for x in xb)
+    return xs[0] if len(xs) == 1 else xs
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    "The model inside a `DistributedDataParallel`/`DataParallel` wrapper (or the model itself)"
+    while isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)): model = model.module
+    return model
+
+# %% ../nbs/00a_core.ipynb #3e193faf
+CONTEXTS = ('local', 'global')
+
+def check_context(context, unit: str = 'layer') -> str:
+    "`context` if it is one of `CONTEXTS`, else a `ValueError` that says what each means for a `unit` (layer, group)"
+    if context not in CONTEXTS: raise ValueError(f"context={context!r}: use 'local' (each {unit} ranked alone) or 'global' (all {unit}s ranked together)")
+    return context
+
+# %% ../nbs/00a_core.ipynb #2af09f88
+def layer_matcher(arg: str, pat):
+    "A test `(name, layer) -> bool` for one `exclude` entry or per-layer key: a module or a module's name (the layers in it, its attention or recurrent weights), or a regex matched against the whole name of a layer (or of a weight's module)"
+    if isinstance(pat, nn.Module):
+        inside = {id(x) for x in pat.modules()}
+        return lambda n, m: id(m.module if isinstance(m, WeightSlot) else m) in inside
+    if isinstance(pat, str):
+        try: rx = re.compile(pat)
+        except re.error as e: raise ValueError(f"{arg}: {pat!r} is not a valid regular expression ({e}); give a layer name, a regex or the module") from None
+        def test(n, m):
+            if n == pat or n.startswith(pat + '.'): return True
+            return any(rx.fullmatch(x) is not None for x in ((n, n.rpartition('.')[0]) if isinstance(m, WeightSlot) else (n,)))
+        return test
+    raise TypeError(f"{arg}: {pat!r} is a {type(pat).__name__}; give a layer name, a regex or the module itself")
+
+def show_pattern(pat) -> str:
+    "How an error names a pattern: a module by its class, a name or regex as written"
+    return f"<{type(pat).__name__} module>" if isinstance(pat, nn.Module) else repr(pat)
+
+
+def per_layer(name: str, spec, layers, default):
+    "A value per layer from a value or a {name, regex or module: value} dict (the first matching key wins)"
+    if spec is None: return {n: default for n in layers}
+    if not isinstance(spec, dict): return {n: spec for n in layers}
+    tests = [(layer_matcher(name, k), v, k) for k, v in spec.items()]
+    for t, _, k in tests:
+        if not any(t(n, m) for n, m in layers.items()): raise ValueError(f"{name}: key {show_pattern(k)} matches no layer; layers are {list(layers)}")
+    return {n: next((v for t, v, _ in tests if t(n, m)), default) for n, m in layers.items()}
+
+def check_fraction(name: str, v) -> float:
+    "`v` as a float if it is a number in [0, 1] (a ceiling such as `max_layer_sparsity`), else a `ValueError` naming `name`"
+    if isinstance(v, (bool, str)) or not hasattr(v, '__float__') or math.isnan(float(v)) or not 0 <= float(v) <= 1:
+        raise ValueError(f"{name}={v!r}: must be a number in [0, 1]")
+    return float(v)

@@ -17,7 +17,8 @@ from .criteria import LayerState, get_criterion, large_final
 from .stats import Statistics, STATS, check_decay
 from .schedules import check_sparsity
 from .select import count_true, count_zeros
-from .sparsifier import Sparsifier, CONTEXTS, round_half_down, _per_layer, _check_ceiling
+from .sparsifier import Sparsifier, round_half_down
+from .core import CONTEXTS, check_context, per_layer, check_fraction
 from .structural import StructuralPruner, group_scores, default_ignored, resolve_layers, _unsupported, _real, _kind, _dim
 
 
@@ -85,7 +86,7 @@ class GroupSparsifier:
         if layer_type is not None:
             raise ValueError(f"layer_type={layer_type!r}: dependency groups cover every conv, linear and BatchNorm layer the graph couples; "
                              "keep a layer's channels with exclude=[layer] instead")
-        if context not in CONTEXTS: raise ValueError(f"context={context!r}: use 'local' (each group ranked alone) or 'global' (all groups ranked together)")
+        check_context(context, 'group')
         if context == 'local' and (min_layer_sparsity is not None or max_layer_sparsity is not None):
             raise ValueError("min_layer_sparsity/max_layer_sparsity bound groups under context='global'; under 'local' every group gets the target")
         if isinstance(seed, bool) or not isinstance(seed, int): raise ValueError(f"seed={seed!r}: must be an integer (it seeds the random criterion)")
@@ -111,8 +112,8 @@ class GroupSparsifier:
         members = {m for m, _ in self._params}
         self.layers = {n: m for n, m in model.named_modules() if m in members and isinstance(m, _WEIGHTED)}
         roots = {n: self.pruner.roots[n][0] for n in self.groups}
-        self.floors = {n: check_sparsity(f'min_layer_sparsity[{n!r}]', v) for n, v in _per_layer('min_layer_sparsity', min_layer_sparsity, roots, 0.0).items()}
-        self.ceilings = {n: _check_ceiling(f'max_layer_sparsity[{n!r}]', v) for n, v in _per_layer('max_layer_sparsity', max_layer_sparsity, roots, 1.0).items()}
+        self.floors = {n: check_sparsity(f'min_layer_sparsity[{n!r}]', v) for n, v in per_layer('min_layer_sparsity', min_layer_sparsity, roots, 0.0).items()}
+        self.ceilings = {n: check_fraction(f'max_layer_sparsity[{n!r}]', v) for n, v in per_layer('max_layer_sparsity', max_layer_sparsity, roots, 1.0).items()}
         self.generator = torch.Generator().manual_seed(seed)
         stat_needs = [n for n in self.criteria.needs if n in STATS]
         if stats_decay is not None and not stat_needs:
@@ -176,7 +177,7 @@ class GroupSparsifier:
         if isinstance(sparsity, dict):
             if self.context == 'global': raise ValueError("a per-group sparsity dict needs context='local'; under 'global' use min/max_layer_sparsity")
             roots = {n: self.pruner.roots[n][0] for n in self.groups}
-            return {n: check_sparsity(f'sparsity[{n!r}]', v) for n, v in _per_layer('sparsity', sparsity, roots, 0.0).items()}
+            return {n: check_sparsity(f'sparsity[{n!r}]', v) for n, v in per_layer('sparsity', sparsity, roots, 0.0).items()}
         s = check_sparsity('sparsity', sparsity)
         return {n: s for n in self.groups}
 

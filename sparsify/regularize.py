@@ -14,8 +14,8 @@ from fastcore.basics import store_attr
 from .granularity import DimGranularity, get_granularity
 from .criteria import get_criterion, large_final
 from .schedules import lin, get_schedule, check_schedule_fn, check_sparsity, Plan
-from .sparsifier import Sparsifier, find_layers, CONTEXTS
-from .callback import unwrap_model, _first
+from .sparsifier import Sparsifier, find_layers
+from .core import unwrap_model, first_sample, check_context
 
 # %% auto #0
 __all__ = ['REGULARIZERS', 'BN_LAYERS', 'group_norms', 'l1_grad', 'group_lasso_grad', 'growing_grad', 'RegularizeCallback']
@@ -74,7 +74,7 @@ class RegularizeCallback(Callback):
             sparsity = check_sparsity('sparsity', 0.5 if sparsity is None else sparsity)
             if sparsity == 0: raise ValueError("sparsity=0: growing regularization needs groups to penalize, the ones a pruning at sparsity would remove")
             context, criteria = context or 'local', get_criterion(criteria or large_final)
-            if context not in CONTEXTS: raise ValueError(f"context={context!r}: use 'local' (each layer ranked alone) or 'global' (all layers ranked together)")
+            check_context(context)
         elif given := [k for k, v in growing.items() if v is not None]:
             raise ValueError(f"{', '.join(given)} only apply to kind='growing'; got kind={kind!r}")
         else:
@@ -142,7 +142,7 @@ class RegularizeCallback(Callback):
         if scaler is not None and scaler.is_enabled(): lam *= scaler.get_scale()
         if hasattr(self.granularity, 'sparsifier'):
             model = unwrap_model(self.learn.model)
-            if self.groups is None or not self.groups.fits(model): self.groups = self.granularity.sparsifier(model, _first(self.learn.xb))
+            if self.groups is None or not self.groups.fits(model): self.groups = self.granularity.sparsifier(model, first_sample(self.learn.xb))
             return self.groups.add_group_lasso_grad(lam, self.eps)
         with torch.no_grad():
             for n, m in self.layers.items():

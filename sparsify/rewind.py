@@ -21,7 +21,8 @@ from .granularity import get_granularity
 from .criteria import large_final
 from .schedules import check_sparsity
 from .sparsifier import Sparsifier
-from .callback import SparsifyCallback, unwrap_model
+from .core import unwrap_model
+from .callback import SparsifyCallback
 
 # %% auto #0
 __all__ = ['REWINDS', 'RewindCallback', 'load_start', 'reinit_weights', 'Ticket', 'TicketSearch', 'find_ticket', 'train_ticket',

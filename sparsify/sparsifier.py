@@ -10,7 +10,7 @@ import math, re
 from contextlib import nullcontext
 import torch
 from torch import nn, Tensor
-from .core import warn, split_batch
+from .core import warn, split_batch, CONTEXTS, check_context, layer_matcher, show_pattern, per_layer, check_fraction
 from .weights import (CONV_LAYERS, CONV_TRANSPOSE_LAYERS, LINEAR_LAYERS, EMBEDDING_LAYERS, WeightSlot, weight_slots, is_input_major,
                               is_weight_dropout, layer_kind, layer_dims, mark_pruned, marked_zeros, coverage, attention_outputs)
 from .granularity import Granularity, DimGranularity, get_granularity
@@ -20,8 +20,8 @@ from .schedules import check_sparsity
 from .select import keep_lowest, count_true, count_zeros
 
 # %% auto #0
-__all__ = ['DEFAULT_LAYERS', 'CONTEXTS', 'round_half_down', 'nearest_counts', 'raise_to_inf', 'near_bounds', 'scan_layers',
-           'find_layers', 'Sparsifier']
+__all__ = ['DEFAULT_LAYERS', 'round_half_down', 'nearest_counts', 'raise_to_inf', 'near_bounds', 'scan_layers', 'find_layers',
+           'Sparsifier']
 
 # %% ../nbs/03_sparsifier.ipynb #bd87802e
 def round_half_down(x: float) -> int:
@@ -81,22 +81,6 @@ def near_bounds(scores: list[Tensor], alive: list[Tensor | None], sizes: list[in
 # %% ../nbs/03_sparsifier.ipynb #70956f69
 DEFAULT_LAYERS = LINEAR_LAYERS + CONV_LAYERS + CONV_TRANSPOSE_LAYERS + (nn.MultiheadAttention, nn.RNNBase)
 
-def _matcher(arg: str, pat):
-    "A test `(name, layer) -> bool` for one `exclude` entry or per-layer key: a module or a module's name (the layers in it, its attention or recurrent weights), or a regex matched against the whole name of a layer (or of a weight's module)"
-    if isinstance(pat, nn.Module):
-        inside = {id(x) for x in pat.modules()}
-        return lambda n, m: id(m.module if isinstance(m, WeightSlot) else m) in inside
-    if isinstance(pat, str):
-        try: rx = re.compile(pat)
-        except re.error as e: raise ValueError(f"{arg}: {pat!r} is not a valid regular expression ({e}); give a layer name, a regex or the module") from None
-        def test(n, m):
-            if n == pat or n.startswith(pat + '.'): return True
-            return any(rx.fullmatch(x) is not None for x in ((n, n.rpartition('.')[0]) if isinstance(m, WeightSlot) else (n,)))
-        return test
-    raise TypeError(f"{arg}: {pat!r} is a {type(pat).__name__}; give a layer name, a regex or the module itself")
-
-def _show(pat): return f"<{type(pat).__name__} module>" if isinstance(pat, nn.Module) else repr(pat)
-
 def _layer_types(granularity, layer_type):
     "`(types, defaults)`: the module classes to look in, and whether the default layers known by their class name (Hugging Face `Conv1D`, fastai `WeightDropout`) are in too"
     if layer_type is None:
@@ -142,14 +126,14 @@ def scan_layers(model: nn.Module, granularity: Granularity, layer_type=None, exc
     "`(layers, skipped)`: the weight matrices to sparsify by name, and every other weight matrix of the model with why it is not (excluded, of another type, frozen, empty, tied, not a layer's weight); `check_fit=False` skips checking that `granularity` fits each layer"
     types, defaults = _layer_types(granularity, layer_type)
     pats = [exclude] if isinstance(exclude, (str, nn.Module)) else list(exclude or [])
-    tests = [_matcher('exclude', p) for p in pats]
+    tests = [layer_matcher('exclude', p) for p in pats]
     found = _candidates(model, types, defaults)
     for p, t in zip(pats, tests):
         if not any(t(n, m) for n, m in found.items()):
-            raise ValueError(f"exclude={_show(p)} matches no layer; layers are {list(found)[:8]}{'…' if len(found) > 8 else ''}")
+            raise ValueError(f"exclude={show_pattern(p)} matches no layer; layers are {list(found)[:8]}{'…' if len(found) > 8 else ''}")
     holders, layers, skipped = _holders(model), {}, {}
     for n, m in found.items():
-        if (p := next((p for p, t in zip(pats, tests) if t(n, m)), None)) is not None: skipped[n] = f'excluded (exclude={_show(p)})'; continue
+        if (p := next((p for p, t in zip(pats, tests) if t(n, m)), None)) is not None: skipped[n] = f'excluded (exclude={show_pattern(p)})'; continue
         own, pn = (m.module, m.param) if isinstance(m, WeightSlot) else (m, 'weight')
         if not isinstance(own._parameters.get(pn), Tensor):
             raise ValueError(f"layer {n!r} ({layer_kind(m)}): its weight is computed from other parameters (weight norm, spectral norm "
@@ -164,7 +148,7 @@ def scan_layers(model: nn.Module, granularity: Granularity, layer_type=None, exc
         else: layers[n] = m
     if not layers:
         raise ValueError(f"no layer to sparsify in {type(model).__name__}: no {[t.__name__ for t in types]} with a weight"
-                         + (f" left after exclude={[_show(p) for p in pats]}" if pats else '')
+                         + (f" left after exclude={[show_pattern(p) for p in pats]}" if pats else '')
                          + (f"; set aside: {skipped} (include_frozen=True ranks frozen layers too)" if skipped else ''))
     covered, mods = {id(m.weight) for m in layers.values()}, dict(model.named_modules())
     for pid, names in holders.items():
@@ -180,23 +164,6 @@ def find_layers(model: nn.Module, granularity: Granularity, layer_type=None, exc
     "Weight matrices to sparsify, by name: of the modules of `layer_type` (by default linear layers, convolutions, attention and recurrent layers, Hugging Face `Conv1D`), minus `exclude` (names, regexes or modules) and those `scan_layers` sets aside"
     return scan_layers(model, granularity, layer_type, exclude, include_frozen)[0]
 
-# %% ../nbs/03_sparsifier.ipynb #729c1fe7
-CONTEXTS = ('local', 'global')
-
-def _per_layer(name: str, spec, layers, default):
-    "A value per layer from a value or a {name, regex or module: value} dict (the first matching key wins)"
-    if spec is None: return {n: default for n in layers}
-    if not isinstance(spec, dict): return {n: spec for n in layers}
-    tests = [(_matcher(name, k), v, k) for k, v in spec.items()]
-    for t, _, k in tests:
-        if not any(t(n, m) for n, m in layers.items()): raise ValueError(f"{name}: key {_show(k)} matches no layer; layers are {list(layers)}")
-    return {n: next((v for t, v, _ in tests if t(n, m)), default) for n, m in layers.items()}
-
-def _check_ceiling(name: str, v) -> float:
-    if isinstance(v, (bool, str)) or not hasattr(v, '__float__') or math.isnan(float(v)) or not 0 <= float(v) <= 1:
-        raise ValueError(f"{name}={v!r}: must be a number in [0, 1]")
-    return float(v)
-
 # %% ../nbs/03_sparsifier.ipynb #e869afe4
 class Sparsifier:
     "Compute, own and apply nested boolean masks so that a chosen fraction of the weights of `model`'s layers is zero"
@@ -204,7 +171,7 @@ class Sparsifier:
                  layer_type=None, exclude=None, min_layer_sparsity=None, max_layer_sparsity=None, seed: int = 0,
                  include_frozen: bool = False, stats_decay=None):
         self.model, self.granularity, self.criteria = model, get_granularity(granularity), get_criterion(criteria)
-        if context not in CONTEXTS: raise ValueError(f"context={context!r}: use 'local' (each layer ranked alone) or 'global' (all layers ranked together)")
+        check_context(context)
         if self.granularity.within and context == 'global':
             raise ValueError(f"granularity {self.granularity.name!r} fixes the pattern inside every group of {self.granularity.within}; "
                              "ranking globally would change nothing: use context='local'")
@@ -213,8 +180,8 @@ class Sparsifier:
             raise ValueError("min_layer_sparsity/max_layer_sparsity bound layers under context='global'; under 'local' every layer gets the target")
         self.context = context
         self.layers, self.skipped = scan_layers(model, self.granularity, layer_type, exclude, include_frozen)
-        self.floors = {n: check_sparsity(f'min_layer_sparsity[{n!r}]', v) for n, v in _per_layer('min_layer_sparsity', min_layer_sparsity, self.layers, 0.0).items()}
-        self.ceilings = {n: _check_ceiling(f'max_layer_sparsity[{n!r}]', v) for n, v in _per_layer('max_layer_sparsity', max_layer_sparsity, self.layers, 1.0).items()}
+        self.floors = {n: check_sparsity(f'min_layer_sparsity[{n!r}]', v) for n, v in per_layer('min_layer_sparsity', min_layer_sparsity, self.layers, 0.0).items()}
+        self.ceilings = {n: check_fraction(f'max_layer_sparsity[{n!r}]', v) for n, v in per_layer('max_layer_sparsity', max_layer_sparsity, self.layers, 1.0).items()}
         self._group_bounds()                                                     # a floor above a ceiling fails now
         self.generator = torch.Generator().manual_seed(seed)
         keep_init = 'init' in self.criteria.needs
@@ -301,7 +268,7 @@ class Sparsifier:
         "A checked target per layer from a number or a per-layer dict (layers that no key matches keep their weights)"
         if isinstance(sparsity, dict):
             if self.context == 'global': raise ValueError("a per-layer sparsity dict needs context='local'; under 'global' use min/max_layer_sparsity")
-            t = {n: check_sparsity(f'sparsity[{n!r}]', v) for n, v in _per_layer('sparsity', sparsity, self.layers, 0.0).items()}
+            t = {n: check_sparsity(f'sparsity[{n!r}]', v) for n, v in per_layer('sparsity', sparsity, self.layers, 0.0).items()}
         else:
             s = check_sparsity('sparsity', sparsity)
             t = {n: s for n in self.layers}

@@ -15,7 +15,7 @@ from torch_pruning.ops import OPTYPE
 from fastcore.basics import store_attr
 from fastai.callback.core import Callback
 from fastai.torch_core import rank_distrib
-from .callback import unwrap_model
+from .core import unwrap_model
 from .weights import mark_pruned
 from .criteria import LayerState, get_criterion
 from .stats import Statistics, GRAD_STATS
