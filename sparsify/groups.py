@@ -367,3 +367,36 @@ def remove_zeroed(model: nn.Module, example_inputs, ignored_layers=None, opt=Non
             if dead.any(): p.remove(n, dead.nonzero().squeeze(1).tolist(), opt)
     return p
 
+
+# %% ../nbs/09b_groups.ipynb #b7d1e0a2
+from fastcore.basics import patch
+
+@patch
+def would_prune(self: GroupSparsifier, sparsity) -> dict[str, Tensor]:
+    "Per group (by root layer name), a bool per channel: the channels `sparsify(sparsity)` would prune now (nested in the pruned ones); weights, masks and the random generator are left as they were"
+    saved = {(m, pn): getattr(m, pn).detach().clone() for _, sl in self.groups.values() for m, pn, *_ in sl}
+    keep, target, targets, state = {n: k.clone() for n, k in self.keep.items()}, self.target, dict(self.targets), self.generator.get_state()
+    try:
+        self.sparsify(sparsity, mark=False)
+        return {n: ~k for n, k in self.keep.items()}
+    finally:
+        with torch.no_grad():
+            for (m, pn), v in saved.items(): getattr(m, pn).copy_(v)
+        self.keep, self.target, self.targets = keep, target, targets
+        self.generator.set_state(state)
+        self._build_masks()
+
+@patch
+def add_growing_grad(self: GroupSparsifier, chosen: dict[str, Tensor], strength: float) -> GroupSparsifier:
+    "Add `strength` times the gradient of $\\frac12\\sum_{c\\in\\text{chosen}}\\lVert w_c\\rVert_2^2$ (`chosen`: a bool per channel by root layer name, as `would_prune` gives) to the `.grad` of every member tensor: $w$ on the chosen channels' slices, 0 elsewhere"
+    with torch.no_grad():
+        for n, (c, sl) in self.groups.items():
+            if (ch := chosen.get(n)) is None: continue
+            if ch.shape != (c,): raise ValueError(f"chosen[{n!r}] has shape {tuple(ch.shape)}: group {n!r} has {c} channels, one bool each")
+            for m, pn, d, idxs, root in sl:
+                p = getattr(m, pn)
+                if p.grad is None: continue
+                f = torch.zeros(p.shape[d], dtype=p.dtype, device=p.device)
+                f[idxs.to(f.device)] = ch.to(f.device)[root.to(f.device)].to(f.dtype)
+                p.grad.add_(p.detach() * f.view([-1 if i == d else 1 for i in range(p.ndim)]), alpha=strength)
+    return self

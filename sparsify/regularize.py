@@ -13,6 +13,7 @@ from fastai.callback.core import Callback
 from fastcore.basics import store_attr
 from .granularity import DimGranularity, get_granularity
 from .criteria import get_criterion, large_final
+from .stats import STATS
 from .schedules import lin, get_schedule, check_schedule_fn, check_sparsity, Plan
 from .sparsifier import Sparsifier, find_layers
 from .core import unwrap_model, first_sample, check_context
@@ -56,12 +57,16 @@ def _positive(name, v, integer=False):
 class RegularizeCallback(Callback):
     "Add the gradient of a sparsity-inducing penalty (`kind` in `REGULARIZERS`, coefficient `strength`) to `.grad` before each optimizer step"
     order, run_valid = 8, False   # after GradientAccumulation (6) decides to step, before MixedPrecision (10) steps
+    _stateattrs = ('sparsifier', 'groups')   # not pickled by learn.export(): a traced graph does not pickle; the next fit builds them again
     def __init__(self, kind: str, strength: float, granularity=None, warmup: float = 0.1, warmup_fn=None,
                  layer_type=None, exclude=None, sparsity: float | None = None, context: str | None = None, criteria=None,
                  delta: float | None = None, update_every: int | None = None, eps: float = 1e-8, seed: int = 0):
         if kind not in REGULARIZERS: raise ValueError(f"kind={kind!r} is unknown; use one of {list(REGULARIZERS)}")
         if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= strength < float('inf'):
             raise ValueError(f"strength={strength!r}: must be a finite number >= 0")
+        if kind in ('l1', 'bn') and hasattr(granularity, 'sparsifier'):   # DependencyGroups: a group spans several layers
+            raise ValueError(f"granularity={granularity!r} with kind={kind!r}: L1 shrinks single weights (or BatchNorm scales) and leaves the rest of a "
+                             "coupled channel (β, biases, consumers' slices) alive; to zero whole channels use kind='group' or kind='growing' with it")
         if kind in ('l1', 'bn') and granularity is not None:
             raise ValueError(f"granularity={granularity!r} has no meaning for kind={kind!r} (every weight is its own group); it applies to 'group' and 'growing'")
         if not (isinstance(warmup, (int, float)) and 0 <= warmup <= 1): raise ValueError(f"warmup={warmup!r}: must be a fraction of training in [0, 1]")
@@ -74,6 +79,9 @@ class RegularizeCallback(Callback):
             sparsity = check_sparsity('sparsity', 0.5 if sparsity is None else sparsity)
             if sparsity == 0: raise ValueError("sparsity=0: growing regularization needs groups to penalize, the ones a pruning at sparsity would remove")
             context, criteria = context or 'local', get_criterion(criteria or large_final)
+            if stats := [n for n in criteria.needs if n in STATS]:
+                raise ValueError(f"criteria={criteria.name!r} needs statistics {stats} that only SparsifyCallback collects; for 'growing' use a "
+                                 "criterion read from the weights, such as 'large_final' or 'movement'")
             check_context(context)
         elif given := [k for k, v in growing.items() if v is not None]:
             raise ValueError(f"{', '.join(given)} only apply to kind='growing'; got kind={kind!r}")
@@ -81,15 +89,21 @@ class RegularizeCallback(Callback):
             warmup_fn = get_schedule(lin if warmup_fn is None else warmup_fn)
             check_schedule_fn(warmup_fn)
         granularity = get_granularity('weight' if kind in ('l1', 'bn') else granularity or 'filter')
-        if hasattr(granularity, 'sparsifier') and kind != 'group':   # DependencyGroups: a group spans several layers
-            raise ValueError(f"granularity={granularity!r} works with kind='group' (group lasso over the coupled channels); got kind={kind!r}")
+        if hasattr(granularity, 'sparsifier') and layer_type is not None:
+            raise ValueError(f"layer_type={layer_type!r}: dependency groups cover every conv, linear and BatchNorm layer the graph couples; "
+                             "keep a layer's channels with exclude=[layer] instead")
         layer_type = BN_LAYERS if kind == 'bn' and layer_type is None else layer_type
         store_attr('kind,strength,granularity,warmup,warmup_fn,layer_type,exclude,sparsity,context,criteria,delta,update_every,eps,seed')
+        self._init_state()
         self.layers, self.chosen, self.history, self.plan = {}, None, [], None
+
+    def _init_state(self):
+        super()._init_state()
+        self.sparsifier = self.groups = None
 
     def before_fit(self):
         "Find the layers to regularize; plan the fit's steps"
-        self.sparsifier, self.layers, self.groups = None, {}, None     # dependency groups: traced at the first step (`before_step`)
+        self.sparsifier, self.layers, self.groups = None, {}, None     # dependency groups: a GroupSparsifier traced at the first step (`before_step`)
         if self.kind != 'growing' and not hasattr(self.granularity, 'sparsifier'): self.layers = find_layers(unwrap_model(self.learn.model), self.granularity, self.layer_type, self.exclude)
         self.n_steps = self.n_epoch * len(self.dls.train)
         self.plan = self.plan_for(self.n_steps)
@@ -103,7 +117,7 @@ class RegularizeCallback(Callback):
 
     def before_train(self):
         "For 'growing', build the Sparsifier that chooses the groups once every `before_fit` has run: a data-parallel wrapper (order 11) has synchronised the weights a criterion may keep as initial ones"
-        if self.kind == 'growing' and self.sparsifier is None:
+        if self.kind == 'growing' and self.sparsifier is None and not hasattr(self.granularity, 'sparsifier'):
             self.sparsifier = Sparsifier(unwrap_model(self.learn.model), self.granularity, self.context, self.criteria, self.layer_type,
                                          self.exclude, seed=self.seed)
             self.layers = self.sparsifier.layers
@@ -117,7 +131,8 @@ class RegularizeCallback(Callback):
         return float(min(self.strength, p.target(top, step)))
 
     def choose(self) -> dict[str, Tensor]:
-        "Per layer, a bool tensor (broadcasting against the weight) of the groups a pruning at `sparsity` would remove now"
+        "Per layer, a bool tensor (broadcasting against the weight) of the groups a pruning at `sparsity` would remove now; over dependency groups, per group (by root layer name) a bool per channel"
+        if self.groups is not None: return self.groups.would_prune(self.sparsity)
         with torch.no_grad():   # the sparsifier decides exactly as the pruning will, on the weights it then restores
             saved = {n: m.weight.clone() for n, m in self.layers.items()}
             self.sparsifier.sparsify(self.sparsity)
@@ -136,13 +151,18 @@ class RegularizeCallback(Callback):
         step = self.epoch * len(self.dls.train) + self.iter
         lam = self.strength_at(step)
         self.history.append((step, lam))
+        if hasattr(self.granularity, 'sparsifier'):             # traced at the first step (weights not stepped yet), again if the model changed
+            model = unwrap_model(self.learn.model)
+            if self.groups is None or not self.groups.fits(model):
+                kw = dict(context=self.context, criteria=self.criteria, seed=self.seed) if self.kind == 'growing' else {}
+                self.groups = self.granularity.sparsifier(model, first_sample(self.learn.xb), exclude=self.exclude, **kw)
+                self.layers, self.chosen = self.groups.layers, None
         if lam == 0: return
         if self.kind == 'growing' and self.chosen is None: self.chosen = self.choose()
         scaler = getattr(self.learn, 'scaler', None)            # MixedPrecision: .grad is still scaled here
         if scaler is not None and scaler.is_enabled(): lam *= scaler.get_scale()
-        if hasattr(self.granularity, 'sparsifier'):
-            model = unwrap_model(self.learn.model)
-            if self.groups is None or not self.groups.fits(model): self.groups = self.granularity.sparsifier(model, first_sample(self.learn.xb))
+        if self.groups is not None:
+            if self.kind == 'growing': return self.groups.add_growing_grad(self.chosen, lam)
             return self.groups.add_group_lasso_grad(lam, self.eps)
         with torch.no_grad():
             for n, m in self.layers.items():
