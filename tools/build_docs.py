@@ -31,7 +31,7 @@ NBS = ROOT/'nbs'
 BUILD = ROOT/'build'/'docs'
 CONF_DIR = ROOT/'docs'
 ASSET_SUFFIXES = {'.png', '.jpg', '.jpeg', '.gif', '.svg', '.webp'}
-SECTIONS = {'': 'API', 'tutorials': 'Tutorials'}  # folder of a notebook under nbs/ -> sidebar caption
+SECTIONS = {'': 'API', 'tutorials': 'Tutorials', 'contributing': 'Contributing'}  # folder of a notebook under nbs/ -> sidebar caption
 OTHER_SECTION = 'More'
 _NBDEV_HINT = 'Found cells containing imports'  # nbdev's warning for each such cell (they run again to render show_doc)
 
