@@ -10,7 +10,6 @@ import copy, math, warnings
 from contextlib import contextmanager
 import torch
 from torch import nn, Tensor
-import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 import torch_pruning as tp
 from torch_pruning import _helpers
@@ -114,7 +113,7 @@ class _SwinAttention(ShiftedWindowAttention):
     def forward(self, x: Tensor) -> Tensor:
         B, H, W, C = x.shape
         ws, nh, hd = self.window_size, self.num_heads, self.head_dim
-        x = F.pad(x, (0, 0, 0, (ws[1] - W % ws[1]) % ws[1], 0, (ws[0] - H % ws[0]) % ws[0]))
+        x = nn.functional.pad(x, (0, 0, 0, (ws[1] - W % ws[1]) % ws[1], 0, (ws[0] - H % ws[0]) % ws[0]))
         _, pH, pW, _ = x.shape
         shift = [0 if ws[i] >= (pH, pW)[i] else s for i, s in enumerate(self.shift_size)]
         if sum(shift) > 0: x = torch.roll(x, shifts=(-shift[0], -shift[1]), dims=(1, 2))
@@ -130,8 +129,8 @@ class _SwinAttention(ShiftedWindowAttention):
             mask = mask.unsqueeze(1) - mask.unsqueeze(2)
             mask = mask.masked_fill(mask != 0, -100.0).masked_fill(mask == 0, 0.0)
             attn = (attn.view(x.size(0) // nw, nw, nh, x.size(1), x.size(1)) + mask.unsqueeze(1).unsqueeze(0)).view(-1, nh, x.size(1), x.size(1))
-        attn = F.dropout(F.softmax(attn, dim=-1), p=self.attention_dropout, training=self.training)
-        x = F.dropout(self.proj(attn.matmul(v).transpose(1, 2).reshape(x.size(0), x.size(1), nh * hd)), p=self.dropout, training=self.training)
+        attn = nn.functional.dropout(nn.functional.softmax(attn, dim=-1), p=self.attention_dropout, training=self.training)
+        x = nn.functional.dropout(self.proj(attn.matmul(v).transpose(1, 2).reshape(x.size(0), x.size(1), nh * hd)), p=self.dropout, training=self.training)
         C = x.shape[-1]
         x = x.view(B, pH // ws[0], pW // ws[1], ws[0], ws[1], C).permute(0, 1, 3, 2, 4, 5).reshape(B, pH, pW, C)
         if sum(shift) > 0: x = torch.roll(x, shifts=(shift[0], shift[1]), dims=(1, 2))
@@ -184,8 +183,8 @@ class AttentionHeads:
         if self.kind == 'timm':
             if not isinstance(getattr(m, 'norm', None) or nn.Identity(), nn.Identity): return 'its LayerNorm over all heads (scale_norm) mixes the heads'
             if getattr(m, 'gate', None) is not None: return 'gated attention is not supported'
-            if not heads and not all(isinstance(getattr(m, a, None) or nn.Identity(), nn.Identity) for a in ('q_norm', 'k_norm')):
-                return 'its LayerNorm over each head (qk_norm) mixes the head width: prune whole heads (heads=True)'
+            if not all(isinstance(getattr(m, a, None) or nn.Identity(), nn.Identity) for a in ('q_norm', 'k_norm')):
+                return 'its LayerNorm over each head (qk_norm) is not supported'
         if self.kind == 'gpt2' and hasattr(m, 'q_attn'): return 'cross-attention is not supported'
         if self.kind == 'bert' and not hasattr(m, 'scaling'): return 'this version of transformers computes the scale from the head width'
         return None
@@ -335,7 +334,7 @@ def build_graph(model: nn.Module, example_inputs, heads: bool = False) -> tp.Dep
     _swap_swin(model)
     names = {m: n for n, m in model.named_modules()}
     attn = {m: AttentionHeads(names[m], m, k) for m in model.modules() if (k := attention_kind(m)) is not None}
-    own = [m.relative_position_bias_table for m, a in attn.items() if a.kind == 'swin']     # cut with their heads, not by Torch-Pruning
+    own = [t for m, a in attn.items() if a.kind == 'swin' and (t := getattr(m, 'relative_position_bias_table', None)) is not None]   # cut with their heads, not by Torch-Pruning
     wrapped = {id(p) for m in model.modules() if (tp.ops.module2type(m) in tp.pruner.function.PrunerBox and tp.ops.module2type(m) != OPTYPE.ELEMENTWISE)
                or is_input_major(m) for p in m.parameters()} | {id(p) for p in own}
     unwrapped, refused = {}, []
@@ -360,6 +359,9 @@ def build_graph(model: nn.Module, example_inputs, heads: bool = False) -> tp.Dep
     finally:
         model.train(training)
         for p, r in grads: p.requires_grad_(r)
+    if blind := [a for a in attn.values() if a.refusal(heads) and not all(mm in DG.module2node for mm in a.members)]:
+        raise ValueError(f"structural pruning refuses {', '.join(f'{a.name} ({type(a.module).__name__}: {a.refusal(heads)})' for a in blind)}: "
+                         "its layers are not called, so Torch-Pruning cannot see them")
     DG._fix_slices()
     DG.attention, DG.heads = attn, heads
     DG.member_of = {mm: a for a in attn.values() for mm in a.members}
@@ -408,7 +410,8 @@ def _unsupported(group, names: dict, mask: bool = False) -> str | None:
         if node.type == OPTYPE.OUTPUT or (not node.outputs and _kind(DG, it.dep.handler) == 'out' and node.type != OPTYPE.PARAMETER):
             return f"its channels are outputs of the model (through {name})"
         if node in DG.unmapped: return f"it passes through a reshape whose channels Torch-Pruning cannot map ({node.grad_fn.name()}: a channel shuffle or an unflatten)"
-        if m in DG.attention and (why := DG.attention[m].refusal(DG.heads)): return f"{name} ({type(m).__name__}): {why}"
+        a = DG.member_of.get(m) if _kind(DG, it.dep.handler) == 'out' else None    # this group holds the attention's head positions
+        if a is not None and (why := a.refusal(DG.heads)): return f"{a.name} ({type(a.module).__name__}): {why}"
         if mask and node.type not in _CHANNEL_LOCAL:
             return f"{name} ({type(m).__name__}) mixes channels, so zeroed channels and removed channels differ"
     return None
@@ -573,19 +576,23 @@ class StructuralPruner:
         if check: self.check()
 
     # -- copies, and trying groups on them
-    def _clone(self) -> StructuralPruner:
-        "A copy of this pruner on a deep copy of its model, traced afresh (a graph is too deeply linked to deep-copy), with the same groups, ceilings and base MACs"
-        c = StructuralPruner(copy.deepcopy(self.model), self.example_inputs, [self.names[m] for m in self.ignored], heads=self.heads, check=False)
-        for n in list(c.roots):
-            if n not in self.roots: c._skip(n, self.skipped.get(n, 'not a group of the original'))
+    def _clone(self, names=None) -> StructuralPruner:
+        "A copy of this pruner on a deep copy of its model, traced afresh (a graph is too deeply linked to deep-copy), with the groups `names` (all if None), the same ceilings and base MACs"
+        c = object.__new__(StructuralPruner)
+        c.model, c.example_inputs, c.heads, c.generator = copy.deepcopy(self.model), self.example_inputs, self.heads, self.generator
+        c.names = {m: n for n, m in c.model.named_modules()}
+        mods = {n: m for m, n in c.names.items()}
+        c.ignored, c.DG = [mods[self.names[m]] for m in self.ignored], build_graph(c.model, c.example_inputs, self.heads)
+        c.roots = {n: (mods[n], c.DG.get_pruner_of_module(mods[n]).prune_out_channels) for n in (self.roots if names is None else names)}
+        c.skipped, c._units, c._full, c.stats, c.states = dict(self.skipped), {}, {}, None, {}
         c.initial, c.initial_units, c._base = dict(self.initial), dict(self.initial_units), self._base
         return c
 
     def _try(self, names: list, mask: bool):
         "On a copy: remove (with `mask`, first zero) one or two units of each group in `names` (a third and two thirds in: a unit that a wrong mapping leaves in place, like channel 0 under a channel shuffle, would hide it); raise if that fails, the outputs change shape, or the masked and removed models differ"
-        r = self._clone()
+        r = self._clone(names)
         ref = _outputs(r.model, r.example_inputs)
-        todo = {n: r._units[n][_probe_units(len(r._units[n]))].reshape(-1).tolist() for n in names}
+        todo = {n: (u := r.units(n))[_probe_units(len(u))].reshape(-1).tolist() for n in names}
         if mask:
             for n, idxs in todo.items(): r.mask(n, idxs)
             ref = _outputs(r.model, r.example_inputs)
