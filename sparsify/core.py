@@ -1,4 +1,4 @@
-"""What every room of the library shares: its own warning category.
+"""What every room of the library shares: its own warning category, and how a batch splits into inputs and targets.
 
 Docs: https://sparsify-dev.github.io/fastai-sparsify/core.html.md"""
 
@@ -7,9 +7,10 @@ Docs: https://sparsify-dev.github.io/fastai-sparsify/core.html.md"""
 # %% ../nbs/00a_core.ipynb #a934bab9
 from __future__ import annotations
 import warnings
+import torch
 
 # %% auto #0
-__all__ = ['SparsifyWarning', 'warn']
+__all__ = ['SparsifyWarning', 'warn', 'split_batch']
 
 # %% ../nbs/00a_core.ipynb #89ee8324
 class SparsifyWarning(Warning):
@@ -18,3 +19,11 @@ class SparsifyWarning(Warning):
 def warn(message: str, stacklevel: int = 2):
     "Give `message` as a `SparsifyWarning`"
     warnings.warn(message, SparsifyWarning, stacklevel=stacklevel + 1)
+
+# %% ../nbs/00a_core.ipynb #f65807e4
+def split_batch(batch, n_inp: int | None = None, device=None) -> tuple[list, list]:
+    "`(inputs, targets)` of one batch as fastai's `Learner` splits it: a tuple or list gives its first `n_inp` elements as inputs (`n_inp` unknown: all but the last, the target; a lone element is an input); any other batch is one input. Tensors move to `device`"
+    items = list(batch) if isinstance(batch, (tuple, list)) else [batch]
+    if device is not None: items = [b.to(device) if isinstance(b, torch.Tensor) else b for b in items]
+    k = n_inp if isinstance(n_inp, int) and not isinstance(n_inp, bool) else max(1, len(items) - 1)
+    return items[:k], items[k:]

@@ -22,7 +22,7 @@ __all__ = ['KNOWN_NEEDS', 'WINDOWS', 'criteria', 'LayerState', 'Criterion', 'cri
 KNOWN_NEEDS = ('init',) + STATS
 
 class LayerState:
-    "What a criterion may read about one layer: `name`, `module`, a seeded `generator`, and what it declared: `init`, `grad_w`, `grad_sq`, `act_norm`"
+    "What a criterion may read about one layer: `name`, `module`, a seeded `generator`, and what it declared: `init`, `grad_w`, `grad_sq`, `grad_w_sq`, `act_norm`"
     def __init__(self, name: str, module: nn.Module, generator: torch.Generator, init: Tensor | None = None, stats: LayerStats | None = None):
         self.name, self.module, self.generator, self._init, self.stats = name, module, generator, init, stats
     @property
@@ -43,6 +43,10 @@ class LayerState:
     def grad_sq(self) -> Tensor:
         "$\\mathbb{E}[g^2]$ over the steps since the last mask update; for criteria that declare `needs=('grad_sq',)`"
         return self._stat('grad_sq')
+    @property
+    def grad_w_sq(self) -> Tensor:
+        "$\\mathbb{E}_t[(\\sum_{s \\in G} w_s g_s)^2]$ over the steps since the last mask update, one value per group $G$ of the granularity in use, broadcastable to the weight; for criteria that declare `needs=('grad_w_sq',)`"
+        return self._stat('grad_w_sq')
     @property
     def act_norm(self) -> Tensor:
         "$\\lVert x_j\\rVert_2$ of the input channel each weight reads, broadcastable to the weight; for criteria that declare `needs=('act_norm',)`"
@@ -119,10 +123,10 @@ def movmag(w, state):
     return (w * (w - state.init)).abs()
 
 # %% ../nbs/01_criteria.ipynb #6b11d899
-@criterion(needs=('grad_w',))
+@criterion(needs=('grad_w_sq',))
 def taylor(w, state):
-    "First-order Taylor (Molchanov et al. 2019): $|\\sum_t w_t g_t|$"
-    return state.grad_w.abs()
+    "First-order Taylor (Molchanov et al. 2019): $\\mathbb{E}_t[(\\sum_{s \\in G} w_s g_s)^2]$ over each group $G$ of the granularity in use, averaged over minibatches"
+    return state.grad_w_sq.expand(w.shape)
 @criterion(needs=('grad_w',), window='fit')
 def movement_score(w, state):
     "Movement pruning (Sanh et al. 2020): $-\\sum_t w_t g_t$"

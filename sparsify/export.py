@@ -6,15 +6,16 @@ Docs: https://sparsify-dev.github.io/fastai-sparsify/export.html.md"""
 
 # %% ../nbs/09b_export.ipynb #abf184e1
 from __future__ import annotations
-import copy, io
+import copy, io, zlib
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
+from .select import count_true
 
 # %% auto #0
-__all__ = ['SPARSE_LAYERS', 'PACKED_FORMAT', 'to_csr', 'SparseLinear', 'SparseConv2d', 'to_sparse_layers', 'to_dense_layers',
-           'pack_bits', 'unpack_bits', 'pack_state_dict', 'unpack_state_dict', 'save_packed', 'load_packed',
-           'packed_size']
+__all__ = ['SPARSE_LAYERS', 'PACKED_FORMAT', 'PACKED_FORMATS', 'to_csr', 'SparseLinear', 'SparseConv2d', 'to_sparse_layers',
+           'to_dense_layers', 'pack_bits', 'unpack_bits', 'checksum', 'pack_state_dict', 'unpack_state_dict',
+           'save_packed', 'load_packed', 'packed_size']
 
 # %% ../nbs/09b_export.ipynb #83ea4ba5
 def to_csr(t: Tensor) -> Tensor:
@@ -143,7 +144,8 @@ def to_dense_layers(model: nn.Module) -> nn.Module:
     return _swap(copy.deepcopy(model), lambda m: m.to_dense() if isinstance(m, _SparseWeight) else None)
 
 # %% ../nbs/09b_export.ipynb #2b82b902
-PACKED_FORMAT = 'sparsify.packed/1'
+PACKED_FORMAT = 'sparsify.packed/2'               # /2: a count of nonzeros per packed tensor and a CRC-32 per tensor
+PACKED_FORMATS = ('sparsify.packed/1', PACKED_FORMAT)   # /1 files (no checksums) still load, their counts checked
 _BITS = torch.tensor([128, 64, 32, 16, 8, 4, 2, 1], dtype=torch.uint8)
 
 def pack_bits(mask: Tensor) -> Tensor:
@@ -158,38 +160,64 @@ def unpack_bits(bits: Tensor, shape) -> Tensor:
     return ((bits[:, None] & _BITS.to(bits.device)) != 0).reshape(-1)[:n].reshape(shape)
 
 # %% ../nbs/09b_export.ipynb #81baa63c
+def checksum(t: Tensor) -> int:
+    "CRC-32 of a tensor's bytes (its dtype's representation, row-major): what `pack_state_dict` stores beside each tensor"
+    b = t.detach().reshape(-1).contiguous().cpu()
+    return zlib.crc32(b.view(torch.uint8).numpy() if b.numel() else b'')
+
 def pack_state_dict(state_dict: dict, min_sparsity: float = 0.05) -> dict:
-    "`state_dict` with each dense float tensor of ≥ `min_sparsity` zeros stored as nonzero values + bitmask (see `unpack_state_dict`)"
+    "`state_dict` with each dense float tensor of ≥ `min_sparsity` zeros stored as nonzero values + bitmask, and for every tensor a CRC-32 (of the values and the mask, or of the tensor) and, for a packed one, its count of nonzeros (see `unpack_state_dict`)"
     if not 0 <= min_sparsity <= 1: raise ValueError(f"min_sparsity={min_sparsity}: a fraction of zeros in [0, 1]")
-    tensors, packed = {}, {}
+    tensors, packed, crc = {}, {}, {}
     for k, v in state_dict.items():
         if v.layout != torch.strided: v = v.to_dense()
         if v.is_floating_point() and v.numel() and float((v == 0).float().mean()) >= min_sparsity:
             nz = v != 0
-            packed[k] = dict(values=v[nz].clone(), bits=pack_bits(nz), shape=list(v.shape))
-        else: tensors[k] = v
-    return dict(format=PACKED_FORMAT, tensors=tensors, packed=packed, order=list(state_dict))
+            packed[k] = dict(values=v[nz].clone(), bits=pack_bits(nz), shape=list(v.shape), count=count_true(nz.reshape(-1)))
+            crc[k] = zlib.crc32(checksum(packed[k]['bits']).to_bytes(4, 'little'), checksum(packed[k]['values']))
+        else: tensors[k], crc[k] = v, checksum(v)
+    return dict(format=PACKED_FORMAT, tensors=tensors, packed=packed, order=list(state_dict), crc32=crc)
+
+def _unpack_one(k: str, p: dict, crc: int | None) -> Tensor:
+    "One packed tensor back to dense, after checking that its mask, its values and its count agree and that its bytes are those saved"
+    shape, values, bits = p['shape'], p['values'], p['bits']
+    n = torch.Size(shape).numel()
+    if bits.dtype != torch.uint8 or bits.numel() != -(-n // 8):
+        raise ValueError(f"tensor {k!r}: its mask holds {bits.numel()} bytes, a tensor of shape {tuple(shape)} needs {-(-n // 8)}")
+    nz = unpack_bits(bits, shape)
+    n_mask = count_true(nz.reshape(-1))
+    if n_mask != values.numel() or ('count' in p and p['count'] != n_mask):
+        raise ValueError(f"tensor {k!r}: its mask marks {n_mask} nonzeros but {values.numel()} values were stored"
+                         + (f" (saved count: {p['count']})" if 'count' in p else '') + ": the mask or the values are damaged")
+    if crc is not None and zlib.crc32(checksum(bits).to_bytes(4, 'little'), checksum(values)) != crc:
+        raise ValueError(f"tensor {k!r}: its mask or values are not the bytes that were saved (CRC-32 mismatch): the file is damaged")
+    return torch.zeros(shape, dtype=values.dtype, device=values.device).masked_scatter_(nz, values)
 
 def unpack_state_dict(packed: dict) -> dict:
-    "The dense state dict (zeros restored) that `pack_state_dict` packed"
-    if not isinstance(packed, dict) or packed.get('format') != PACKED_FORMAT:
+    "The dense state dict (zeros restored) that `pack_state_dict` packed; every tensor checked against its saved count and CRC-32, a mismatch named"
+    if not isinstance(packed, dict) or packed.get('format') not in PACKED_FORMATS:
         raise ValueError(f"not a packed state dict (format {packed.get('format') if isinstance(packed, dict) else type(packed).__name__!r}; expected {PACKED_FORMAT!r})")
-    out = {}
+    crc, out = packed.get('crc32', {}), {}
     for k in packed['order']:
-        if k in packed['tensors']: out[k] = packed['tensors'][k]
-        else:
-            p = packed['packed'][k]
-            nz = unpack_bits(p['bits'], p['shape'])
-            out[k] = torch.zeros(p['shape'], dtype=p['values'].dtype, device=p['values'].device).masked_scatter_(nz, p['values'])
+        if k in packed['tensors']:
+            out[k] = packed['tensors'][k]
+            if k in crc and checksum(out[k]) != crc[k]: raise ValueError(f"tensor {k!r}: its bytes are not those that were saved (CRC-32 mismatch): the file is damaged")
+        elif k in packed['packed']: out[k] = _unpack_one(k, packed['packed'][k], crc.get(k))
+        else: raise ValueError(f"tensor {k!r} is listed but not stored: the file is damaged")
     return out
 
 def save_packed(model: nn.Module, path, min_sparsity: float = 0.05):
-    "Save `model`'s state dict packed (`pack_state_dict`): only the nonzeros and a bitmask of each sparse enough tensor"
+    "Save `model`'s state dict packed (`pack_state_dict`): only the nonzeros and a bitmask of each sparse enough tensor, with counts and checksums"
     torch.save(pack_state_dict(model.state_dict(), min_sparsity), path)
 
 def load_packed(path, model: nn.Module | None = None, map_location=None):
-    "The dense state dict saved by `save_packed` (loaded with `weights_only=True`); loaded into `model` and `model` returned if given"
-    sd = unpack_state_dict(torch.load(path, map_location=map_location, weights_only=True))
+    "The dense state dict saved by `save_packed` (loaded with `weights_only=True`, every tensor checked); loaded into `model` and `model` returned if given. A file that cannot be read, or a tensor that fails its checks, is an error naming the file (and the tensor)"
+    try: raw = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:
+        raise ValueError(f"{path}: cannot be read as a packed file ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+                         "it may be truncated or damaged, or not written by save_packed") from e
+    try: sd = unpack_state_dict(raw)
+    except ValueError as e: raise ValueError(f"{path}: {e}") from None
     if model is None: return sd
     model.load_state_dict(sd)
     return model

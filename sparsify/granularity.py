@@ -28,6 +28,9 @@ class Granularity:
     def expand(self, keep: Tensor, module: nn.Module) -> Tensor:
         "A boolean mask that broadcasts against `module.weight`, from one boolean per group"
         raise NotImplementedError
+    def group_sums(self, t: Tensor, module: nn.Module) -> Tensor:
+        "The sum of `t` (one value per weight) over each group, shaped to broadcast against `module.weight`: every weight gets its group's sum (this default goes through `group_scores` and `expand`, so `expand` must take numbers too)"
+        return self.expand(self.group_scores(t, module) * (module.weight.numel() // self.n_groups(module)), module)
     def n_groups(self, module: nn.Module) -> int:
         "How many groups `module.weight` has (this default scores a broadcast zero: no copy of the weight)"
         w = module.weight
@@ -55,6 +58,9 @@ class DimGranularity(Granularity):
         red = self.reduced(module)
         return scores.mean(dim=red, keepdim=True) if red else scores
     def expand(self, keep, module): return keep
+    def group_sums(self, t, module):
+        red = self.reduced(module)
+        return t.sum(dim=red, keepdim=True) if red else t
     def n_groups(self, module): return math.prod(module.weight.shape[d] for d in self.kept(module))
     def __reduce__(self):   # built-ins pickle by name (their `kept` are lambdas)
         return (get_granularity, (self.name,)) if granularities.get(self.name) is self else (DimGranularity, (self.name, self.kept, self.conv_only))

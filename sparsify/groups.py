@@ -11,7 +11,7 @@ from contextlib import nullcontext
 import torch
 from torch import nn, Tensor
 from .core import warn
-from .weights import mark_pruned, marked_zeros, coverage
+from .weights import mark_pruned, marked_zeros, coverage, attention_outputs
 from .granularity import Granularity
 from .criteria import LayerState, get_criterion, large_final
 from .stats import Statistics, STATS, check_decay
@@ -112,7 +112,8 @@ class GroupSparsifier:
         stat_needs = [n for n in self.criteria.needs if n in STATS]
         if stats_decay is not None and not stat_needs:
             raise ValueError(f"stats_decay={stats_decay!r}: criteria {self.criteria!r} collects no statistics, so a decay would do nothing")
-        self.stats = Statistics(self.layers, stat_needs, check_decay(stats_decay, 'stats_decay'), self.criteria.window) if stat_needs else None
+        self.stats = (Statistics(self.layers, stat_needs, check_decay(stats_decay, 'stats_decay'), self.criteria.window, via=attention_outputs(model, self.layers))
+                      if stat_needs else None)
         keep_init = 'init' in self.criteria.needs
         self.states = {m: LayerState(n, m, self.generator, m.weight.detach().clone() if keep_init else None,
                                      None if self.stats is None else self.stats[n]) for n, m in self.layers.items()}
@@ -272,6 +273,12 @@ class GroupSparsifier:
         self.masks, self._apply, self.target = {}, [], 0.0
         self.targets = {n: 0.0 for n in self.groups}
         return self
+
+    def release(self) -> GroupSparsifier:
+        "Drop the masks for good (the dense phase of dense-sparse-dense): the pruned channels, zero for now, train again; their -0.0 marks become +0.0, so no later fit adopts them as pruned"
+        with torch.no_grad():
+            for m, pn, _ in self._apply: getattr(m, pn).add_(0.0)       # -0.0 + 0.0 is +0.0; every other value is unchanged
+        return self.reset()
 
     def channel_sparsity(self) -> float:
         "Fraction of the groups' channels whose every slice is zero, counted in the weights"

@@ -6,7 +6,7 @@ Docs: https://sparsify-dev.github.io/fastai-sparsify/rewind.html.md"""
 
 # %% ../nbs/08b_rewind.ipynb #10e9204a
 from __future__ import annotations
-import math, warnings
+import math
 from dataclasses import dataclass, field
 import torch
 from torch import nn, Tensor
@@ -15,7 +15,9 @@ from fastai.callback.core import Callback
 from fastai.torch_core import find_bs, get_random_states, set_random_states, set_seed
 from fastai.metrics import accuracy
 from fastai.callback.schedule import LRFinder
+from .core import warn
 from .weights import mark_pruned
+from .granularity import get_granularity
 from .criteria import large_final
 from .schedules import check_sparsity
 from .sparsifier import Sparsifier
@@ -35,6 +37,8 @@ def _whole(name, v, least=0, what='training steps'):
         raise ValueError(f"{name}={v!r}: must be a whole number of {what} >= {least}")
     return v
 
+def _count(n: int, what: str) -> str: return f"{n} {what}{'' if n == 1 else 'es' if what.endswith('ch') else 's'}"
+
 # %% ../nbs/08b_rewind.ipynb #5b9e5118
 class RewindCallback(Callback):
     "Keep a copy of the weights (parameters and buffers) as they are at training step `at_step` of the first fit (0: the initialisation)"
@@ -44,17 +48,21 @@ class RewindCallback(Callback):
         self.state, self._trained = None, False
 
     def before_train(self):
-        "Note that this fit trains (`validate` runs `before_fit` too)"
+        "At the first training epoch of a fit (`validate` runs `before_fit` too): if the copy is still to take and the fit is too short to reach `at_step`, say so now"
+        if not self._trained and self.state is None and (n := self.n_epoch * len(self.dls.train)) <= self.at_step:
+            self._short(f"at_step={self.at_step} is beyond this fit: it has {n} training steps ({_count(self.n_epoch, 'epoch')} of {_count(len(self.dls.train), 'batch')})")
         self._trained = True
+
+    def _short(self, why: str): warn(f"{why}; nothing to rewind to until a fit reaches it")
 
     def before_batch(self):
         "At training step `at_step` of the first fit, copy the weights"
         if self.state is None and self.train_iter == self.at_step: self.state = _state(unwrap_model(self.learn.model))
 
     def after_fit(self):
-        "Warn if the fit trained but ended before `at_step`"
-        if self._trained and self.state is None:
-            warnings.warn(f"at_step={self.at_step} was not reached: the fit ran {self.train_iter} training steps; nothing to rewind to yet")
+        "Warn if the fit trained, was long enough, but stopped before `at_step`"
+        if self._trained and self.state is None and self.n_epoch * len(self.dls.train) > self.at_step:
+            warn(f"at_step={self.at_step} was not reached: the fit stopped after {self.train_iter} training steps; nothing to rewind to yet")
         self._trained = False
 
     def rewind(self, model: nn.Module, sparsifier: Sparsifier | None = None) -> nn.Module:
@@ -139,37 +147,48 @@ def _metrics(learn) -> dict:
     if not rec.values: raise RuntimeError("the fit recorded no validation metrics: find_ticket needs a validation set and at least one epoch")
     return {n: float(v) for n, v in zip(rec.metric_names[2:-1], rec.values[-1][1:])}
 
-def _keeper(target, cfg, sparsifier):
-    "A SparsifyCallback that holds `sparsifier`'s masks during a fit and prunes to `target` once, after the last step"
-    cb = SparsifyCallback(target, schedule='one_shot', start=1.0, end=1.0, verbose=False, **cfg)
-    cb.sparsifier = sparsifier
-    return cb
+class _RewindPoint(RewindCallback):
+    "`find_ticket`'s rewind point: a first fit too short to reach it is an error as its training starts, not after a whole dense round"
+    def _short(self, why: str): raise ValueError(f"{why}; rewind to a step this fit reaches (find_ticket's first round trains the network dense)")
+
+def _round_targets(p, r: int):
+    "The target after `r` rounds of pruning `p` of the remaining weights: `1 - (1 - p)^r`, or a dict of them for a per-layer `p`"
+    return {k: 1 - (1 - v) ** r for k, v in p.items()} if isinstance(p, dict) else 1 - (1 - p) ** r
 
 _SPARSIFIER_ARGS = ('granularity', 'context', 'criteria', 'layer_type', 'exclude', 'min_layer_sparsity', 'max_layer_sparsity', 'include_frozen', 'seed')
 
-def find_ticket(learn, rounds: int = 3, prune_per_round: float = 0.2, rewind: str = 'init', at_step: int | None = None,
-                epochs: int = 1, lr: float = 1e-2, fit=None, granularity='weight', context: str = 'global', criteria=large_final,
+def find_ticket(learn, rounds: int = 3, prune_per_round=0.2, rewind: str = 'init', at_step: int | None = None,
+                epochs: int = 1, lr: float = 1e-2, fit=None, granularity='weight', context: str = 'local', criteria=large_final,
                 **kwargs) -> TicketSearch:
-    "Iterative magnitude pruning: train, prune `prune_per_round` of the remaining weights, rewind (`'init'`, `'step'` `at_step`, or `'lr'`), `rounds` times"
+    "Iterative magnitude pruning: train, prune `prune_per_round` of the remaining weights (a fraction, or a per-layer dict of them under `context='local'`), rewind (`'init'`, `'step'` `at_step`, or `'lr'`), `rounds` times"
     if rewind not in REWINDS: raise ValueError(f"rewind={rewind!r}: use 'init' (weights of before training), 'step' (weights at step at_step) or 'lr' (keep the trained weights, replay the schedule)")
     if rewind == 'step': _whole('at_step', at_step, least=1)
     elif at_step is not None: raise ValueError(f"at_step={at_step!r} only applies to rewind='step'; got rewind={rewind!r}")
     _whole('rounds', rounds, least=1, what='rounds')
-    p = check_sparsity('prune_per_round', prune_per_round)
-    if p == 0: raise ValueError("prune_per_round=0: every round must prune a fraction in (0, 1) of the remaining weights")
+    if isinstance(prune_per_round, dict):
+        if context != 'local': raise ValueError(f"a per-layer prune_per_round needs context='local' (each layer pruned at its own rate); got context={context!r}")
+        p = {k: check_sparsity(f'prune_per_round[{k!r}]', v) for k, v in prune_per_round.items()}
+        if not any(p.values()): raise ValueError(f"prune_per_round={prune_per_round!r}: every rate is 0, so no round would prune")
+    else:
+        p = check_sparsity('prune_per_round', prune_per_round)
+        if p == 0: raise ValueError("prune_per_round=0: every round must prune a fraction in (0, 1) of the remaining weights")
     if bad := [k for k in kwargs if k not in _SPARSIFIER_ARGS]:
         raise TypeError(f"find_ticket got unexpected arguments {bad}; it passes on {list(_SPARSIFIER_ARGS)} to SparsifyCallback")
+    if rewind == 'step' and fit is None and at_step >= (n := epochs * len(learn.dls.train)):
+        raise ValueError(f"at_step={at_step}: every round trains {n} steps ({_count(epochs, 'epoch')} of {_count(len(learn.dls.train), 'batch')}); "
+                         "rewind to a step below that")
     cfg = dict(granularity=granularity, context=context, criteria=criteria, **kwargs)
+    first = SparsifyCallback(_round_targets(p, 1), schedule='one_shot', start=1.0, end=1.0, verbose=False, **cfg)   # trains dense, prunes after its last step
+    if not hasattr(get_granularity(granularity), 'sparsifier'): first.check(learn.model)    # unknown layer names, bounds out of reach: now
     fit = fit or _fit_one_cycle(epochs, lr)
     model = unwrap_model(learn.model)
     init = RewindCallback(0)
-    point = RewindCallback(at_step) if rewind == 'step' else init
+    point = _RewindPoint(at_step) if rewind == 'step' else init
     search = TicketSearch(rewind, at_step or 0, None, config=cfg, fit=fit)
-    sp, weights = None, None
+    sp, weights, target = None, None, 0.0
     for r in range(rounds + 1):
-        target, nxt = 1 - (1 - p) ** r, 1 - (1 - p) ** min(r + 1, rounds)
         masks = {n: m.clone() for n, m in sp.masks.items()} if sp is not None else {}
-        cb = _keeper(nxt, cfg, sp)
+        cb = first if sp is None else SparsifyCallback.hold(sp, verbose=False)
         fit(learn, [cb] + ([init] + ([point] if point is not init else []) if r == 0 else []))
         if r == 0:
             if point.state is None: raise ValueError(f"at_step={at_step}: the first fit ran only {learn.train_iter} training steps")
@@ -180,6 +199,8 @@ def find_ticket(learn, rounds: int = 3, prune_per_round: float = 0.2, rewind: st
         if r == rounds: break
         if not cb.completed: raise RuntimeError(f"round {r}: the fit stopped before its end, so it was not pruned; every round must train to the end")
         sp = cb.sparsifier
+        if r > 0: sp.sparsify(_round_targets(p, r + 1))          # the dense round's callback pruned after its last step
+        target = sp.target                                        # over the sparsified layers, weighted by their sizes
         if rewind == 'lr': weights = _state(model)             # trained, pruned: the next round starts here
         else: point.rewind(model, sp); weights = None
     return search
@@ -195,8 +216,7 @@ def train_ticket(learn, search: TicketSearch, i: int = -1, init: str = 'ticket',
     sp = Sparsifier(model, **search.config)
     sp.masks = {n: m.clone() for n, m in t.masks.items()}
     sp.apply_masks()
-    cb = _keeper(t.target, search.config, sp)
-    search.fit(learn, [cb])
+    search.fit(learn, [SparsifyCallback.hold(sp, verbose=False)])
     return _metrics(learn)
 
 # %% ../nbs/08b_rewind.ipynb #e7f0d94c

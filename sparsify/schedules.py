@@ -14,19 +14,19 @@ from typing import Callable
 
 # %% auto #0
 __all__ = ['schedules', 'DEFAULT_WINDOW', 'ScheduleFn', 'schedule_fn', 'one_shot', 'lin', 'cos', 'agp', 'logistic', 'one_cycle',
-           'get_schedule', 'check_schedule_fn', 'check_sparsity', 'Plan', 'progress_at_step', 'check_fit_plan',
+           'dsd', 'get_schedule', 'check_schedule_fn', 'check_sparsity', 'Plan', 'progress_at_step', 'check_fit_plan',
            'Schedule', 'Gradual', 'Cubic', 'OneShot']
 
 # %% ../nbs/02_schedules.ipynb #43f76598
 class ScheduleFn:
     "A schedule `f(pos) -> fraction of the target`, `pos` in [0, 1], that can plot itself"
-    def __init__(self, fn: Callable[[float], float], name: str | None = None):
+    def __init__(self, fn: Callable[[float], float], name: str | None = None, release: bool = False):
         if isinstance(fn, FunctionType): update_wrapper(self, fn)   # show_doc and help() show fn's name, signature and docstring
-        self.fn, self.name = fn, name or getattr(fn, '__name__', 'schedule')
+        self.fn, self.name, self.release = fn, name or getattr(fn, '__name__', 'schedule'), release   # release: masks dropped when the window closes
     def __call__(self, pos: float) -> float: return float(self.fn(pos))
     def __repr__(self): return self.name
     def __reduce__(self):   # built-ins pickle by name, so callbacks holding them survive `learn.export()`
-        return (get_schedule, (self.name,)) if schedules.get(self.name) is self else (ScheduleFn, (self.fn, self.name))
+        return (get_schedule, (self.name,)) if schedules.get(self.name) is self else (ScheduleFn, (self.fn, self.name, self.release))
     def plot(self, ax=None, n: int = 201, **kwargs):
         "Plot the fraction of the target against training progress"
         import matplotlib.pyplot as plt
@@ -37,9 +37,10 @@ class ScheduleFn:
         ax.set_ylim(-0.02, 1.02); ax.grid(alpha=0.3)
         return ax
 
-def schedule_fn(fn): 
-    "Decorator: make `fn(pos) -> fraction` a `ScheduleFn`"
-    return ScheduleFn(fn)
+def schedule_fn(fn=None, release: bool = False):
+    "Decorator: make `fn(pos) -> fraction` a `ScheduleFn`; with `release=True` (`@schedule_fn(release=True)`) the masks are dropped when the window closes"
+    if fn is None: return partial(schedule_fn, release=release)
+    return ScheduleFn(fn, release=release)
 
 # %% ../nbs/02_schedules.ipynb #967baaf5
 @schedule_fn
@@ -65,13 +66,18 @@ def _logistic(pos, alpha, beta):
     return (_sigmoid(alpha * pos - beta) - lo) / (hi - lo)
 def logistic(alpha: float = 14., beta: float = 6.) -> ScheduleFn:
     "A logistic ramp $\\sigma(\\alpha p-\\beta)$ rescaled to run exactly from 0 to 1"
-    return ScheduleFn(partial(_logistic, alpha=alpha, beta=beta), 'one_cycle')
+    return ScheduleFn(partial(_logistic, alpha=alpha, beta=beta), f'logistic({alpha:g}, {beta:g})')
 @schedule_fn
 def one_cycle(pos):
     r"The logistic ramp $\sigma(14p-6)$ rescaled to run from 0 to 1 (`logistic()`): slow, then fast, then slow"
     return _logistic(pos, 14., 6.)
 
-schedules = {s.name: s for s in (one_shot, lin, cos, agp, one_cycle)}
+@schedule_fn(release=True)
+def dsd(pos):
+    r"Dense-sparse-dense (Han et al. 2017): dense before the window, the whole target from its first update on, $f(p) = 1$ for $p > 0$, and **dense again** when it closes: the masks are released and every weight trains in the last phase"
+    return 1.0 if pos > 0 else 0.0
+
+schedules = {s.name: s for s in (one_shot, lin, cos, agp, one_cycle, dsd)}
 
 # %% ../nbs/02_schedules.ipynb #f59e3d55
 def get_schedule(spec) -> ScheduleFn:
@@ -112,22 +118,26 @@ def _check_steps(**kw):
 
 @dataclass
 class Plan:
-    "When the target moves during one fit: progress `fn` over the window `[start_step, end_step]`, on a grid of `every` steps, from `initial` to the target"
+    "When the target moves during one fit: progress `fn` over the window `[start_step, end_step]`, on a grid of `every` steps, from `initial` to the target; with `release`, dense again from `end_step` on"
     fn: Callable = lin
     start_step: int = 0
     end_step: int = 0
     every: int = 1
     initial: float = 0.0
+    release: bool = False
+    def released(self, step) -> bool:
+        "True from `end_step` on when the plan releases its masks (`dsd`): the last phase trains every weight"
+        return self.release and step >= self.end_step
     def progress(self, step: int) -> float:
-        "Fraction of the way from `initial` to the target at `step`: 0 before the window, `fn` on the grid inside it, 1 from `end_step` on"
-        if step < self.start_step: return 0.0
+        "Fraction of the way from `initial` to the target at `step`: 0 before the window, `fn` on the grid inside it, 1 from `end_step` on (0 once `released`)"
+        if step < self.start_step or self.released(step): return 0.0
         if step >= self.end_step: return 1.0
         grid = self.start_step + (step - self.start_step) // self.every * self.every
         return get_schedule(self.fn)((grid - self.start_step) / (self.end_step - self.start_step))
     def target(self, final, step: int):
-        "Sparsity at `step`: `initial + (final - initial) * progress(step)`, per key when `final` is a per-layer dict"
-        p = self.progress(step)
-        at = lambda f: self.initial + (f - self.initial) * p
+        "Sparsity at `step`: `initial + (final - initial) * progress(step)`, per key when `final` is a per-layer dict; 0 once `released`"
+        p, off = self.progress(step), self.released(step)
+        at = lambda f: 0.0 if off else self.initial + (f - self.initial) * p
         return {k: at(v) for k, v in final.items()} if isinstance(final, dict) else at(final)
     @classmethod
     def for_fit(cls, schedule, n_steps: int, start=None, end=None, initial_sparsity=None, update_every=None, n_updates: int = 25) -> Plan:
@@ -137,7 +147,7 @@ class Plan:
         s, e = DEFAULT_WINDOW[0] if start is None else start, DEFAULT_WINDOW[1] if end is None else end
         t0, t1 = round(float(s) * n_steps), round(float(e) * n_steps)
         every = update_every or max(2, math.ceil((t1 - t0) / n_updates))
-        return cls(sched, t0, t1, every, 0.0 if initial_sparsity is None else float(initial_sparsity))
+        return cls(sched, t0, t1, every, 0.0 if initial_sparsity is None else float(initial_sparsity), sched.release)
 
 def progress_at_step(step: int, start_step: int, end_step: int, frequency: int = 1, fn=lin) -> float:
     "Fraction of the target at `step`: 0 before `start_step`, `fn` on the update grid, 1 from `end_step` on (`Plan.progress`)"

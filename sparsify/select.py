@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 # %% auto #0
-__all__ = ['count_true', 'count_zeros', 'tied_to_prune', 'keep_lowest_reference', 'keep_lowest']
+__all__ = ['count_true', 'count_zeros', 'spread_keys', 'tied_to_prune', 'keep_lowest_reference', 'keep_lowest']
 
 # %% ../nbs/03a_select.ipynb #689e05e0
 def _words(b: Tensor):
@@ -51,17 +51,36 @@ def count_zeros(w: Tensor) -> int:
     return w.numel() - count_true(w.bool().reshape(-1))
 
 # %% ../nbs/03a_select.ipynb #908aafd4
-def tied_to_prune(tied: list[Tensor], sizes: list[int], r: int) -> list[Tensor]:
-    "The `r` entries to prune among `tied` (sorted positions per tensor of `sizes` entries): lowest `(j + 0.5) / n` first, then the earlier tensor"
+def _r_steps(d: int) -> list[float]:
+    "The steps of the R_d low-discrepancy sequence: the inverse powers 1..d of the root of x^(d+1) = x + 1"
+    x = 2.0
+    for _ in range(64): x = (1 + x) ** (1 / (d + 1))
+    return [x ** -(m + 1) for m in range(d)]
+
+def spread_keys(pos: Tensor, shape) -> Tensor:
+    "A key in [0, 1) for each flat position `pos` of a tensor of `shape` (or of that many entries): taken lowest first, the entries spread evenly over every row and column of the tensor, not in memory order"
+    shape = (shape,) if isinstance(shape, int) else tuple(shape) or (1,)
+    steps, n = _r_steps(len(shape)), math.prod(shape)
+    if len(shape) > 1 and pos.numel() * 16 >= n:                  # many positions: one broadcast sum over the whole tensor (8x faster than unravelling)
+        grid = sum(torch.arange(d, dtype=torch.float64, device=pos.device).mul_(a).view(*[1] * m, d, *[1] * (len(shape) - m - 1))
+                   for m, (d, a) in enumerate(zip(shape, steps)))
+        k = grid.reshape(-1)[pos]
+    else: k = sum(i.double() * a for i, a in zip(torch.unravel_index(pos, shape) if len(shape) > 1 else (pos,), steps))
+    return k.sub_(k.floor())
+
+def tied_to_prune(tied: list[Tensor], shapes: list, r: int) -> list[Tensor]:
+    "The `r` entries to prune among `tied` (sorted positions per tensor of `shapes`, or of that many entries): how many from each tensor by the lowest `(j + 0.5) / n` (then the earlier tensor), which ones by the lowest `spread_keys`"
     total = sum(t.numel() for t in tied)
     if r >= total: return tied
     if r <= 0: return [t[:0] for t in tied]
+    sizes = [s if isinstance(s, int) else math.prod(s) for s in shapes]
     keys = torch.cat([(t.double() + 0.5) / n for t, n in zip(tied, sizes)])
     chosen = torch.zeros(total, dtype=torch.bool, device=keys.device)
     chosen[keys.sort(stable=True).indices[:r]] = True
     out, i = [], 0
-    for t in tied:
-        out.append(t[chosen[i:i + t.numel()]]); i += t.numel()
+    for t, s in zip(tied, shapes):
+        c = count_true(chosen[i:i + t.numel()]); i += t.numel()
+        out.append(t if c == t.numel() else t[spread_keys(t, s).topk(c, largest=False, sorted=False).indices])
     return out
 
 # %% ../nbs/03a_select.ipynb #8c60d57f
@@ -80,7 +99,7 @@ def keep_lowest_reference(scores: list[Tensor], k: int, alive: list[Tensor | Non
         v = torch.cat(flat).kthvalue(k).values
         below = [f < v for f in flat]
         r = k - sum(int(b.sum()) for b in below)
-        ties = tied_to_prune([(f == v).nonzero().squeeze(1) for f in flat], [f.numel() for f in flat], r)
+        ties = tied_to_prune([(f == v).nonzero().squeeze(1) for f in flat], [sc.shape for sc in scores], r)
         for kp, b, t in zip(keep, below, ties): kp[b] = False; kp[t] = False
     return [kp.view(s.shape) for kp, s in zip(keep, scores)]
 
@@ -127,7 +146,7 @@ def _n_below(flat, alive, v, scratch) -> int:
     "How many entries are `< v` (entries not alive count as -inf)"
     return sum(f.numel() - count_true(_and_(torch.ge(f, v, out=scratch[:f.numel()]), a)) for f, a in zip(flat, alive))
 
-def _prune_candidates(cand, out, r, sizes):
+def _prune_candidates(cand, out, r, shapes):
     "Among the gathered candidates, set the `r` lowest to `False` in `out` (ties by `tied_to_prune`)"
     vals = torch.cat([v for _, v in cand])
     v = vals.kthvalue(r).values
@@ -135,14 +154,14 @@ def _prune_candidates(cand, out, r, sizes):
     for (p, pv), o in zip(cand, out):
         lt = pv < v
         o[p[lt]] = False; n_lt += int(lt.sum())
-    ties = tied_to_prune([p[pv == v] for p, pv in cand], sizes, r - n_lt)
+    ties = tied_to_prune([p[pv == v] for p, pv in cand], shapes, r - n_lt)
     for t, o in zip(ties, out): o[t] = False
 
-def _settle_ties(flat, alive, out, v, r, sizes):
+def _settle_ties(flat, alive, out, v, r, shapes):
     "`out` keeps exactly the alive entries `> v`; keep again all alive entries equal to `v` except the `r` that `tied_to_prune` picks"
     tied = [_and_(f == v, a).nonzero().squeeze(1) for f, a in zip(flat, alive)]
     for t, o in zip(tied, out): o[t] = True
-    for t, o in zip(tied_to_prune(tied, sizes, r), out): o[t] = False
+    for t, o in zip(tied_to_prune(tied, shapes, r), out): o[t] = False
 
 def keep_lowest(scores: list[Tensor], k: int, out: list[Tensor] | None = None, alive: list[Tensor | None] | None = None,
                 sample: int = 1 << 17) -> list[Tensor]:
@@ -158,20 +177,20 @@ def keep_lowest(scores: list[Tensor], k: int, out: list[Tensor] | None = None, a
             if k == dead and a is not None: o.copy_(a)
             else: o.fill_(k == 0 or k == dead)
         return [o.view(s.shape) for o, s in zip(out, scores)]
-    sizes = [f.numel() for f in flat]
-    scratch = torch.empty(max(sizes), dtype=torch.bool, device=flat[0].device)
+    shapes = [sc.shape for sc in scores]
+    scratch = torch.empty(max(f.numel() for f in flat), dtype=torch.bool, device=flat[0].device)
     cap, widen = max(1 << 20, n // 8), 0
     while True:
         lo, hi = _sample_window(flat, alive, n, k, sample, widen)
         n_le_lo, n_le_hi, cand = _count_window(flat, alive, out, lo, hi, scratch, cap)
         if n_le_lo < k <= n_le_hi:                        # the k-th lowest lies in (lo, hi]
-            if cand is not None: _prune_candidates(cand, out, k - n_le_lo, sizes); break
+            if cand is not None: _prune_candidates(cand, out, k - n_le_lo, shapes); break
             if (below := _n_below(flat, alive, hi, scratch)) < k:      # a long run of ties at hi: the k-th lowest is hi
                 for f, a, o in zip(flat, alive, out): _and_(torch.gt(f, hi, out=o), a)
-                _settle_ties(flat, alive, out, hi, k - below, sizes); break
+                _settle_ties(flat, alive, out, hi, k - below, shapes); break
             cap = n                                       # many distinct values in the window: gather them all
             continue
         if k <= n_le_lo and (below := _n_below(flat, alive, lo, scratch)) < k:
-            _settle_ties(flat, alive, out, lo, k - below, sizes); break      # a long run of ties at lo (or -inf): the k-th lowest is lo
+            _settle_ties(flat, alive, out, lo, k - below, shapes); break      # a long run of ties at lo (or -inf): the k-th lowest is lo
         widen += 1
     return [o.view(s.shape) for o, s in zip(out, scores)]

@@ -10,9 +10,9 @@ import math, re
 from contextlib import nullcontext
 import torch
 from torch import nn, Tensor
-from .core import warn
+from .core import warn, split_batch
 from .weights import (CONV_LAYERS, CONV_TRANSPOSE_LAYERS, LINEAR_LAYERS, EMBEDDING_LAYERS, WeightSlot, weight_slots, is_input_major,
-                              is_weight_dropout, layer_kind, mark_pruned, marked_zeros, coverage)
+                              is_weight_dropout, layer_kind, layer_dims, mark_pruned, marked_zeros, coverage, attention_outputs)
 from .granularity import Granularity, DimGranularity, get_granularity
 from .criteria import LayerState, get_criterion, large_final
 from .stats import Statistics, STATS, check_decay
@@ -221,10 +221,14 @@ class Sparsifier:
         stat_needs = [n for n in self.criteria.needs if n in STATS]          # training-time statistics, collected only when needed
         if stats_decay is not None and not stat_needs:
             raise ValueError(f"stats_decay={stats_decay!r}: criteria {self.criteria!r} collects no statistics, so a decay would do nothing")
-        self.stats = Statistics(self.layers, stat_needs, check_decay(stats_decay, 'stats_decay'), self.criteria.window) if stat_needs else None
+        single = all(self.granularity.n_groups(m) == m.weight.numel() for m in self.layers.values())   # every weight its own group: nothing to sum
+        self.stats = (Statistics(self.layers, stat_needs, check_decay(stats_decay, 'stats_decay'), self.criteria.window,
+                                 None if single else self.granularity.group_sums, attention_outputs(model, self.layers))
+                      if stat_needs else None)                                # grouped as this granularity groups (a group's Taylor score squares its sum)
         self.states = {n: LayerState(n, m, self.generator, m.weight.detach().clone() if keep_init else None,
                                      None if self.stats is None else self.stats[n]) for n, m in self.layers.items()}
         self.masks: dict[str, Tensor] = {}
+        self._blind = set()                                                      # layers already warned about: group sums of w·g that cancel
         self.targets: dict[str, float | None] = {n: 0.0 for n in self.layers}   # per layer; None under 'global'
         self.target = 0.0                                                       # overall, weighted by parameters
 
@@ -250,9 +254,11 @@ class Sparsifier:
         m = self.layers[name]
         return self.granularity.group_scores(mask.expand(m.weight.shape).float(), m) > 0
 
-    def _live_scores(self, name: str):
-        "`(group scores, groups already pruned, alive groups or None)`: the selection prunes the groups not alive first, so they stay pruned"
-        gs = self.granularity.group_scores(self._scores(name), self.layers[name])
+    def _live_scores(self, name: str, held: bool = False):
+        "`(group scores, groups already pruned, alive groups or None)`: the selection prunes the groups not alive first, so they stay pruned; `held`: every alive group scores +inf (not scored, nothing more pruned)"
+        m = self.layers[name]
+        if held: gs = torch.full_like(self.granularity.group_scores(torch.zeros((), device=m.weight.device).expand(m.weight.shape), m), math.inf)
+        else: gs = self.granularity.group_scores(self._scores(name), m)
         if name not in self.masks: return gs, 0, None
         keep = self._group_keep(name, self.masks[name], gs)
         pruned = gs.numel() - count_true(keep.reshape(-1))
@@ -287,6 +293,10 @@ class Sparsifier:
             for n in self.layers: self._scores(n)
             self.generator.set_state(state)
 
+    def layer_targets(self, sparsity) -> dict[str, float]:
+        "The target of every layer from `sparsity` (a fraction, or a per-layer dict under 'local': layers no key matches keep their weights), checked against the granularity; `ValueError` for a bad one"
+        return self._targets(sparsity)
+
     def _targets(self, sparsity) -> dict[str, float]:
         "A checked target per layer from a number or a per-layer dict (layers that no key matches keep their weights)"
         if isinstance(sparsity, dict):
@@ -310,22 +320,31 @@ class Sparsifier:
             if (int(dead.min()) if pruned else 0) >= z: return None   # every group already has its z zeros
             if pruned: gs = gs.masked_fill(~alive, -math.inf)
             if pruned and int(dead.max()) > z:                   # some groups already lost more than z: they keep them lost
-                rank = gs.argsort(1, stable=True).argsort(1)
-                return rank >= dead.clamp(min=z)[:, None]
+                return self._nm_rank(name, gs) >= dead.clamp(min=z)[:, None]
+            low = gs.topk(min(z + 1, g.within), dim=1, largest=False)
+            if z < g.within and bool((low.values[:, z - 1] == low.values[:, z]).any()):   # a tie at the cut: spread, not the first positions
+                return self._nm_rank(name, gs) >= z
             keep = torch.ones_like(gs, dtype=torch.bool)
-            keep.scatter_(1, gs.topk(z, dim=1, largest=False).indices, False)
+            keep.scatter_(1, low.indices[:, :z], False)
             return keep
         k = max(round_half_down(s * gs.numel()), pruned)
         if k == pruned: return None
         return keep_lowest([gs], k, alive=[alive])[0]
 
-    def _global_keep(self, live: dict, s: float, floor_scale: float):
-        "Group keep-masks of every layer at overall target `s` (None where a layer does not change)"
+    def _nm_rank(self, name: str, gs: Tensor) -> Tensor:
+        "The rank of each weight inside its group of M (a row of `gs`) by score, ties broken by position shifted by one per row of the weight: row r prunes its tied positions r, r+1, … (mod M) first, so no input is cut from every output"
+        m, M = self.layers[name], gs.shape[1]
+        rows = torch.arange(gs.shape[0], device=gs.device) // (m.weight.shape[layer_dims(m)[1]] // M)
+        by_key = (torch.arange(M, device=gs.device) - rows[:, None]).remainder(M).argsort(dim=1)
+        return by_key.gather(1, gs.gather(1, by_key).argsort(dim=1, stable=True)).argsort(dim=1)
+
+    def _global_keep(self, live: dict, s: float, floor_scale: float, held=()):
+        "Group keep-masks of every layer at overall target `s` (None where a layer does not change); the layers `held` keep their masks"
         names = list(self.layers)
         rows = self.check_bounds(s, floor_scale)
         gs, pruned, alive = [live[n][0] for n in names], [live[n][1] for n in names], [live[n][2] for n in names]
-        floors = [max(r[2], p) for r, p in zip(rows, pruned)]
-        ceilings = [max(r[3], p) for r, p in zip(rows, pruned)]
+        floors = [p if n in held else max(r[2], p) for n, r, p in zip(names, rows, pruned)]
+        ceilings = [p if n in held else max(r[3], p) for n, r, p in zip(names, rows, pruned)]
         real_floors = [f if f > p else 0 for f, p in zip(floors, pruned)]     # a floor met by the groups already pruned holds by itself
         low, high = near_bounds(gs, alive, [r[1] for r in rows], real_floors, ceilings, s * sum(r[0] * r[1] for r in rows))
         held_low, held_high = set(), set()
@@ -356,11 +375,17 @@ class Sparsifier:
         "Recompute the masks for `sparsity` (a fraction, or a per-layer dict under 'local'), nested in the current ones, and apply them; floors are scaled by `floor_scale`; `mark`: write the pruned weights as -0.0 (`mark_pruned`; a training loop may leave that to its rest points)"
         with torch.no_grad():
             targets = self._targets(sparsity)                    # bad input fails here, before anything changes
-            live = {n: self._live_scores(n) for n in self.layers}   # and so does a bad criterion
+            if held := self.unreached():
+                warn(f"{'layer' if len(held) == 1 else 'layers'} {', '.join(map(repr, held))}: no {'/'.join(self.stats.needs)} statistics since the last mask "
+                     "update (no step gave them a gradient: a branch not taken, an auxiliary head, an expert no sample was routed to, or everything "
+                     "after them pruned); their masks are left "
+                     "as they are at this update and ranked again at the next" + ("; the other layers take up the global target" if self.context == 'global' else ''))
+            live = {n: self._live_scores(n, n in held) for n in self.layers}   # and so does a bad criterion
+            self._warn_blind(held)
             numel = {n: m.weight.numel() for n, m in self.layers.items()}
             target = sum(t * numel[n] for n, t in targets.items()) / sum(numel.values()) if isinstance(sparsity, dict) else targets[next(iter(targets))]
-            if self.context == 'global': keeps = self._global_keep(live, target, floor_scale)
-            else: keeps = {n: self._local_keep(n, *live[n], t) for n, t in targets.items()}
+            if self.context == 'global': keeps = self._global_keep(live, target, floor_scale, held)
+            else: keeps = {n: None if n in held else self._local_keep(n, *live[n], t) for n, t in targets.items()}
             del live                                             # scores freed before the masks are applied: their memory is reused
             for n, k in keeps.items():
                 if k is not None: self.masks[n] = self.granularity.expand(k, self.layers[n])
@@ -368,6 +393,22 @@ class Sparsifier:
             self.targets = {n: None for n in self.layers} if self.context == 'global' else targets
             self.apply_masks()
             return self.mark_pruned() if mark else self
+
+    def _warn_blind(self, held):
+        "Warn once per layer when the criterion squares group sums of w·g that cancel on every step (`LayerStats.group_ratio` below 1e-6): a normalisation after the layer"
+        if self.stats is None or 'grad_w_sq' not in self.stats.needs: return
+        blind = [n for n, st in self.stats.layers.items() if n not in held and n not in self._blind and (r := st.group_ratio) is not None and r < 1e-6]
+        if not blind: return
+        self._blind.update(blind)
+        g = self.granularity.name
+        warn(f"criteria {self.criteria!r}: in {'layer' if len(blind) == 1 else 'layers'} {', '.join(map(repr, blind))} the sum of w·g over each {g} group cancels "
+             f"on every step (a BatchNorm or another normalisation after the layer leaves the loss blind to each {g}'s scale), so those scores are noise; "
+             "choose another criterion for this granularity (e.g. 'fisher' or 'large_final'), or granularity='weight'")
+
+    def unreached(self) -> list[str]:
+        "The layers the criterion's statistics have not reached since the last mask update while other layers' have (no step gave them a gradient or an input: a branch not taken, an auxiliary head, an expert no sample was routed to, everything after them pruned); `sparsify` leaves their masks as they are, with a warning that names them"
+        if self.stats is None or not (held := self.stats.unseen()) or len(held) == len(self.layers): return []   # none reached: the criterion says so
+        return held
 
     def apply_masks(self) -> Sparsifier:
         "Zero the pruned weights again (one in-place multiply per layer), e.g. after an optimizer step"
@@ -402,6 +443,12 @@ class Sparsifier:
         self.masks, self.target = {}, 0.0
         self.targets = {n: 0.0 for n in self.layers}
         return self
+
+    def release(self) -> Sparsifier:
+        "Drop the masks for good (the dense phase of dense-sparse-dense): the pruned weights, zero for now, train again; their -0.0 marks become +0.0, so no later fit adopts them as pruned"
+        with torch.no_grad():
+            for n in self.masks: self.layers[n].weight.add_(0.0)     # -0.0 + 0.0 is +0.0; every other value is unchanged
+        return self.reset()
 
     def layer_stats(self) -> list[dict]:
         "Per layer: name, type, shape, granularity, target (None under 'global') and achieved sparsity (zeros in the weight), nonzeros, params, mask bytes"
@@ -448,13 +495,12 @@ class Sparsifier:
             model.eval()                                                         # no dropout, batch-norm statistics left as they are
             for batch in dataloader:
                 if seen == n_batches: break
-                batch = [b.to(device) if isinstance(b, Tensor) else b for b in (batch if isinstance(batch, (tuple, list)) else (batch,))]
-                k = n_inp if isinstance(n_inp, int) else max(1, len(batch) - 1)      # fastai's rule: the last element is the target
+                inputs, targets = split_batch(batch, n_inp, device)                 # fastai's rule: the last element is the target
                 with torch.set_grad_enabled(st.needs_grad):
-                    pred = model(*batch[:k])
+                    pred = model(*inputs)
                     if st.needs_grad:
                         for p in params: p.grad = None
-                        loss_func(pred, *batch[k:]).backward()
+                        loss_func(pred, *targets).backward()
                         st.update()
                 seen += 1
         finally:

@@ -1,4 +1,4 @@
-r"""Training-time statistics a criterion can ask for: running $\sum w\,g$, $\mathbb{E}[g^2]$ and input activation norms, kept beside the sparsifier and never in the model.
+r"""Training-time statistics a criterion can ask for: running $\sum w\,g$, $\mathbb{E}[g^2]$, $\mathbb{E}[(\sum_{G} w\,g)^2]$ per group and input activation norms, kept beside the sparsifier and never in the model.
 
 Docs: https://sparsify-dev.github.io/fastai-sparsify/stats.html.md"""
 
@@ -11,13 +11,14 @@ from contextlib import contextmanager
 import torch
 from torch import nn, Tensor
 from torch.nn.utils.rnn import PackedSequence
+from torch.func import functional_call
 from .weights import WeightSlot, is_input_major, layer_kind
 
 # %% auto #0
 __all__ = ['GRAD_STATS', 'STATS', 'check_decay', 'LayerStats', 'Statistics', 'remove_stat_hooks']
 
 # %% ../nbs/01a_stats.ipynb #dce2b9b4
-GRAD_STATS = ('grad_w', 'grad_sq')
+GRAD_STATS = ('grad_w', 'grad_sq', 'grad_w_sq')
 STATS = GRAD_STATS + ('act_norm',)
 
 def check_decay(decay, name: str = 'decay'):
@@ -48,56 +49,99 @@ def _input_channels(layer, name: str):
     raise ValueError(f"act_norm: layer {name!r} is a {layer_kind(layer)}; input activation norms are defined for "
                      "Linear, Conv, ConvTranspose, Conv1D layers and attention projections (exclude the layer or use another criterion)")
 
+def _channel_shape(layer) -> tuple:
+    "The shape of the per-input-channel sums of squares `LayerStats.record` keeps for `layer` (one row per input of a `WeightSlot`)"
+    w = layer.weight
+    if isinstance(layer, WeightSlot): return (len(layer.inputs), w.shape[1])
+    if is_input_major(layer): return (w.shape[0],)
+    if isinstance(layer, nn.modules.conv._ConvNd): return (w.shape[0],) if layer.transposed else (w.shape[1] * layer.groups,)
+    return (w.shape[1],)
+
 # %% ../nbs/01a_stats.ipynb #675c3433
 class _ActHook:
     "A forward hook that records a layer's input into its `LayerStats` while `owner.recording` is on (recognisable, so stale ones can be removed)"
     def __init__(self, owner, stats): self.owner, self.stats, self.handle = owner, stats, None
+    replaying = False     # True while an attention is run again to read its output projection's input: no hook records that call
     def __call__(self, module, args, kwargs, output):
         r = self.owner.recording
-        if r and (r is True or module.training) and (xs := self.stats.inputs(args, kwargs)): self.stats.record(*xs)
+        if r and not _ActHook.replaying and (r is True or module.training) and (xs := self.stats.inputs(args, kwargs)): self.stats.record(*xs)
 
 class LayerStats:
-    "Running statistics of one layer since the last `reset`: those of `needs` among `grad_w`, `grad_sq`, `act_norm`"
-    def __init__(self, name: str, module: nn.Module, needs=(), decay=None):
+    "Running statistics of one layer since the last `reset`: those of `needs` among `grad_w`, `grad_sq`, `grad_w_sq`, `act_norm`; `group_sums(t)` sums a value per weight over each group the layer is pruned in (None: every weight alone)"
+    def __init__(self, name: str, module: nn.Module, needs=(), decay=None, group_sums=None, via: nn.Module | None = None):
         needs = tuple(needs)
         if bad := [n for n in needs if n not in STATS]: raise ValueError(f"needs={needs!r}: unknown {bad}; statistics are {list(STATS)}")
-        self.name, self.module, self.needs, self.decay = name, module, needs, check_decay(decay)
+        self.name, self.module, self.needs, self.decay, self.group_sums, self.via = name, module, needs, check_decay(decay), group_sums, via
         self._to_weight = _input_channels(module, name) if 'act_norm' in needs else None
-        self._gw = self._gsq = self._asq = None
+        self._gw = self._gsq = self._gwsq = self._asq = self._n = self._steps = self._wg2 = None
         self._dry = False
         self.reset()
 
     def reset(self):
         "Start a new window: zero the accumulators (kept allocated) and the counts"
-        for t in (self._gw, self._gsq, self._asq):
+        for t in (self._gw, self._gsq, self._gwsq, self._asq, self._n, self._steps, self._wg2):
             if t is not None: t.zero_()
-        self.steps, self.batches, self._n = 0, 0, 0.0      # gradient steps, recorded batches, decayed step count (for the mean)
+        self.batches = 0                                   # recorded batches
 
     def _acc(self, like: Tensor) -> Tensor: return torch.zeros(like.shape, dtype=torch.promote_types(like.dtype, torch.float32), device=like.device)
 
+    def _add(self, acc: Tensor, fade, x: Tensor, y: Tensor | None = None, value: float = 1.0):
+        "`acc ← fade·acc + x·y·value` (`fade`: None for plain accumulation)"
+        if fade is not None: acc.mul_(fade)
+        if y is None: acc.add_(x, alpha=value)
+        else: acc.addcmul_(x, y, value=value)
+
     def update(self, scale: float = 1.0):
-        "Add this step's gradient statistics, read from `module.weight.grad` divided by `scale` (a loss scale); a layer without a gradient is left out of this step"
+        "Add this step's gradient statistics, read from `module.weight.grad` divided by `scale` (a loss scale); a layer without a gradient, or with an all-zero one (not called in this step: a branch not taken, an auxiliary head, an expert no sample reached), does not count the step"
         g = self.module.weight.grad
         if g is None or not any(n in GRAD_STATS for n in self.needs): return
         w, b = self.module.weight.detach(), self.decay
+        took_part = g.any()                                   # a tensor: no device sync at every step
+        if self._n is None: self._n, self._steps = torch.zeros((), device=g.device), torch.zeros((), device=g.device)   # decayed count (for the means), plain count
+        fade = None if b is None else torch.where(took_part, b, 1.0)   # the past fades only on the steps the layer takes part in
         if 'grad_w' in self.needs:
             if self._gw is None: self._gw = self._acc(w)
-            if b is not None: self._gw.mul_(b)
-            self._gw.addcmul_(w, g, value=1 / scale)
+            self._add(self._gw, fade, w, g, 1 / scale)
         if 'grad_sq' in self.needs:
             if self._gsq is None: self._gsq = self._acc(g)
-            if b is not None: self._gsq.mul_(b)
-            self._gsq.addcmul_(g, g, value=1 / scale ** 2)
-        self._n = (self._n * b if b is not None else self._n) + 1
-        self.steps += 1
+            self._add(self._gsq, fade, g, g, 1 / scale ** 2)
+        if 'grad_w_sq' in self.needs:
+            s = w * g
+            if self.group_sums is not None:                  # and what the products square to one by one, for `group_ratio`
+                if self._wg2 is None: self._wg2 = torch.zeros((), device=g.device)
+                self._add(self._wg2, fade, torch.linalg.vector_norm(s, dtype=torch.float32).square(), value=1 / scale ** 2)
+                s = self.group_sums(s)
+            if self._gwsq is None: self._gwsq = self._acc(s)
+            self._add(self._gwsq, fade, s, s, 1 / scale ** 2)
+        self._add(self._n, fade, took_part)
+        self._steps.add_(took_part)
+
+    @property
+    def steps(self) -> int:
+        "Gradient steps this layer took part in since the last reset"
+        return 0 if self._steps is None else int(self._steps)
 
     @property
     def hooked(self) -> nn.Module:
-        "The module whose forward calls show this layer's input: the layer, or the owner of a `WeightSlot`"
+        "The module whose forward calls show this layer's input: the layer, the owner of a `WeightSlot`, or `via` (the attention whose `out_proj` it is)"
+        if self.via is not None: return self.via
         return self.module.module if isinstance(self.module, WeightSlot) else self.module
+
+    def _projected(self, args, kwargs) -> Tensor:
+        "What `via`, an attention, feeds its output projection in the call `via(*args, **kwargs)`: the call again, in eval mode (no dropout, no random draw), with the identity as projection"
+        w, mha = self.module.weight, self.via
+        eye = {'out_proj.weight': torch.eye(w.shape[1], dtype=w.dtype, device=w.device)}
+        if self.module.bias is not None: eye['out_proj.bias'] = torch.zeros_like(self.module.bias)
+        training, _ActHook.replaying = mha.training, True
+        try:
+            mha.eval()
+            with torch.no_grad(): y = functional_call(mha, eye, args, kwargs)
+        finally: mha.train(training); _ActHook.replaying = False
+        return y[0] if isinstance(y, tuple) else y
 
     def inputs(self, args: tuple, kwargs: dict) -> list[Tensor]:
         "The tensors this layer's weight reads, from the arguments of a call of `hooked` (empty if one is missing)"
+        if self.via is not None: return [self._projected(args, kwargs)]
         if isinstance(self.module, WeightSlot):
             xs = [args[p] if len(args) > p else kwargs.get(k) for p, k in self.module.inputs or ()]
         else: xs = [args[0] if args else next(iter(kwargs.values()), None)]
@@ -124,6 +168,11 @@ class LayerStats:
         self._asq.add_(sq)
         self.batches += 1
 
+    @property
+    def seen(self) -> bool:
+        "Whether the layer has every statistic it needs: it took part in a gradient step (for `grad_w`, `grad_sq`, `grad_w_sq`) and was recorded in a batch (for `act_norm`) since the last reset"
+        return (not any(n in GRAD_STATS for n in self.needs) or self.steps > 0) and ('act_norm' not in self.needs or self.batches > 0)
+
     def _check(self, need, count) -> bool:
         "True if the statistic can be read; False for a dry run before any step (it then reads as ones)"
         if need not in self.needs: raise AttributeError(f"{need} is not collected for layer {self.name!r}: declare it with criterion(needs=({need!r},))")
@@ -142,24 +191,41 @@ class LayerStats:
         return self._gw if self._check('grad_w', self.steps) else self._ones()
     @property
     def grad_sq(self) -> Tensor:
-        "Running mean of the squared gradient, $\\mathbb{E}[g^2]$ (bias-corrected exponential mean if `decay` is set)"
+        "Running mean of the squared gradient, $\\mathbb{E}[g^2]$ over the steps the layer took part in (bias-corrected exponential mean if `decay` is set)"
         return self._gsq / self._n if self._check('grad_sq', self.steps) else self._ones()
+    @property
+    def grad_w_sq(self) -> Tensor:
+        "Running mean over the steps the layer took part in of the squared sum of weight × gradient over each group, $\\mathbb{E}_t[(\\sum_{s \\in G} w_s g_s)^2]$ (bias-corrected exponential mean if `decay` is set), shaped to broadcast against the weight"
+        return self._gwsq / self._n if self._check('grad_w_sq', self.steps) else self._ones()
+    @property
+    def group_ratio(self) -> float | None:
+        "What squaring the group sums keeps of the squared products: $\\sum_G \\mathbb{E}[(\\sum_{s \\in G} w_s g_s)^2] / \\mathbb{E}[\\sum_s (w_s g_s)^2]$; about 1 or more when the products of a group do not cancel, near 0 when they cancel on every step (a normalisation after the layer makes the loss blind to each group's scale); None without groups or steps"
+        if self._wg2 is None or not self.steps or float(self._wg2) == 0: return None
+        return float(self._gwsq.sum() / self._wg2)
     @property
     def act_norm(self) -> Tensor:
         "$\\lVert x_j\\rVert_2$ of the input channel each weight reads, shaped to broadcast against the weight"
         return self._to_weight(self._asq.sqrt()) if self._check('act_norm', self.batches) else self._ones()
 
+    def cut(self, fn):
+        "Replace every gradient accumulator `t` by `fn(t)`: after a removal cut the weight, cut them the same way (for accumulators of the weight's shape: `group_sums` None)"
+        for a in ('_gw', '_gsq', '_gwsq'):
+            if (t := getattr(self, a)) is not None: setattr(self, a, fn(t))
+
     def nbytes(self) -> int:
         "Bytes held by the accumulators"
-        return sum(t.numel() * t.element_size() for t in (self._gw, self._gsq, self._asq) if t is not None)
+        return sum(t.numel() * t.element_size() for t in (self._gw, self._gsq, self._gwsq, self._asq) if t is not None)
+
 
 # %% ../nbs/01a_stats.ipynb #26c6d33d
 class Statistics:
-    "The statistics `needs` of several layers (`{name: module}`): attach hooks (only for `act_norm`), update from gradients, reset, detach, count bytes; `recording`: False, True or 'train' (modules in training mode only)"
-    def __init__(self, layers: dict, needs=(), decay=None, window: str = 'update'):
+    "The statistics `needs` of several layers (`{name: module}`): attach hooks (only for `act_norm`), update from gradients, reset, detach, count bytes; `recording`: False, True or 'train' (modules in training mode only); `group_sums(t, module)`: how the engine groups a layer's weights (for `grad_w_sq`; None: every weight alone); `via`: {name: attention} for layers that are an attention's output projection (`attention_outputs`)"
+    def __init__(self, layers: dict, needs=(), decay=None, window: str = 'update', group_sums=None, via: dict | None = None):
         if window not in ('update', 'fit'): raise ValueError(f"window={window!r}: statistics cover the steps since the last mask 'update' or the whole 'fit'")
         self.needs, self.decay, self.window = tuple(needs), check_decay(decay), window
-        self.layers = {n: LayerStats(n, m, self.needs, self.decay) for n, m in layers.items()}
+        per = lambda m: None if group_sums is None else (lambda t: group_sums(t, m))
+        via = via or {}
+        self.layers = {n: LayerStats(n, m, self.needs, self.decay, per(m), via.get(n)) for n, m in layers.items()}
         self.recording, self._hooks = False, []
 
     def __getitem__(self, name: str) -> LayerStats: return self.layers[name]
@@ -200,6 +266,10 @@ class Statistics:
         finally:
             for st in self.layers.values(): st._dry = False
 
+    def unseen(self) -> list[str]:
+        "The layers without statistics since the last reset (`LayerStats.seen`): none of the steps reached them"
+        return [n for n, st in self.layers.items() if not st.seen]
+
     def reset(self) -> Statistics:
         "Start a new window for every layer"
         for st in self.layers.values(): st.reset()
@@ -210,11 +280,17 @@ class Statistics:
         return self.reset() if self.window == 'update' else self
 
     def all_reduce(self) -> Statistics:
-        "Sum the activation statistics over the processes of a data-parallel run (gradients are already synchronised)"
+        "Sum the activation statistics and their batch counts over the processes of a data-parallel run (gradients are already synchronised), so every process sees the same layers as reached (`unseen`) and ranks them alike"
         import torch.distributed as dist
         if self.needs_act and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            for st in self.layers.values():
-                if st._asq is not None: dist.all_reduce(st._asq)
+            sts = list(self.layers.values())
+            dev = sts[0].module.weight.device
+            counts = torch.tensor([float(st.batches) for st in sts], device=dev)
+            dist.all_reduce(counts)                                              # a layer one process never called: the others' data still counts
+            for st, c in zip(sts, counts.tolist()):
+                if not c: continue
+                if st._asq is None: st._asq = torch.zeros(_channel_shape(st.module), device=dev)
+                dist.all_reduce(st._asq); st.batches = int(c)
         return self
 
     def nbytes(self) -> int:

@@ -453,9 +453,7 @@ def _slice_stats(stats: Statistics, changes: dict):
     "Cut the gradient statistics of layers whose weight a removal replaced, as the weight was cut"
     for st in stats.layers.values():
         for old, (new, sl) in changes.items():
-            if new is st.module.weight:
-                if st._gw is not None: st._gw = sl(st._gw)
-                if st._gsq is not None: st._gsq = sl(st._gsq)
+            if new is st.module.weight: st.cut(sl)
 
 def repoint_optimizer(opt, changes: dict):
     "Point `opt` (a fastai `Optimizer`, `OptimWrapper` or torch optimizer) at new parameters; `changes` maps old → (new, slicer)"

@@ -12,8 +12,8 @@ from torch import nn, Tensor
 
 # %% auto #0
 __all__ = ['CONV_LAYERS', 'CONV_TRANSPOSE_LAYERS', 'LINEAR_LAYERS', 'EMBEDDING_LAYERS', 'QKV', 'USER_CHOICES', 'is_input_major',
-           'is_weight_dropout', 'WeightSlot', 'weight_slots', 'layer_dims', 'layer_kind', 'param_name', 'mark_pruned',
-           'marked_zeros', 'param_of', 'coverage', 'uncovered_share']
+           'is_weight_dropout', 'WeightSlot', 'weight_slots', 'layer_dims', 'layer_kind', 'param_name',
+           'attention_outputs', 'mark_pruned', 'marked_zeros', 'param_of', 'coverage', 'uncovered_share']
 
 # %% ../nbs/00b_weights.ipynb #0e376912
 CONV_LAYERS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -78,6 +78,12 @@ def layer_kind(layer) -> str:
 def param_name(name: str, layer) -> str:
     "The name of `layer`'s weight in the model (its `state_dict` key), from the layer's name"
     return name if isinstance(layer, WeightSlot) else f'{name}.weight' if name else 'weight'
+
+# %% ../nbs/00b_weights.ipynb #300954bb
+def attention_outputs(model: nn.Module, layers: dict) -> dict:
+    "{name: attention} for the `layers` that are the `out_proj` of an `nn.MultiheadAttention` of `model` (its forward uses their weight without calling them)"
+    owners = {id(m.out_proj): m for m in model.modules() if isinstance(m, nn.MultiheadAttention)}
+    return {n: owners[id(l)] for n, l in layers.items() if id(l) in owners}
 
 # %% ../nbs/00b_weights.ipynb #051cfd9c
 def mark_pruned(weight: Tensor, keep: Tensor) -> Tensor:

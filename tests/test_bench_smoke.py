@@ -8,8 +8,9 @@ BENCH = Path(__file__).parent.parent / 'bench'
 @pytest.mark.parametrize('script, header', [('overhead.py', 'ratio'), ('mask_update.py', 'passes'),
                                             ('memory.py', 'bytes/weight'), ('accuracy.py', 'vs dense'),
                                             ('regularize.py', 'right after'), ('structural.py', 'ratio'),
-                                            ('criteria.py', 'movement_score'), ('groups.py', 'in-callback'),
-                                            ('structural_accuracy.py', 'progressive'), ('export.py', 'speed-up')])
+                                            ('criteria.py', 'taylor (old)'), ('groups.py', 'in-callback'),
+                                            ('structural_accuracy.py', 'progressive'), ('export.py', 'speed-up'),
+                                            ('oneshot.py', 'sparsegpt vs wanda')])
 def test_bench_quick(script, header):
     r = subprocess.run([sys.executable, str(BENCH / script), '--quick'], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]

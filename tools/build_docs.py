@@ -9,6 +9,11 @@
 3. turn them into notebooks that Sphinx + myst-nb render like Quarto would (`build/docs/src/`):
    front matter becomes the H1 and a description line, `#| echo: false` inputs are hidden,
    Quarto-only syntax is rewritten, nbdev's anchors (`callback.html#sparsifycallback`) are kept;
+   and into what a reader needs (`reader_view`): the tests that follow the code in each notebook stay in the
+   notebooks (cells that call `fastcore.test` or import it or `nbdev`, and on API pages cells with an `assert`,
+   then the setup cells only they used), a "Tests" heading over the prose that is left becomes "Behaviour in detail",
+   a link nbdev made inside a link's text is unwrapped, signatures read `class X(...)` for a class, one parameter
+   per line when they do not fit on one, without `:NoneType`, and nbdev's automatic entries come in source order;
 4. render them with Sphinx (myst-nb without execution, furo theme; config in `docs/conf.py`)
    and copy the HTML to `--out`.
 
@@ -17,7 +22,7 @@ the notebooks whose names start with `0` under "API", then those starting with `
 `tools/build_readme.py` reuses the notebook helpers of this module.
 """
 from __future__ import annotations
-import argparse, json, os, re, shutil, sys, time
+import argparse, functools, json, os, re, shutil, sys, time
 from html import escape as html_escape
 from pathlib import Path
 
@@ -37,6 +42,9 @@ _re_link_attrs = re.compile(r'(\]\([^()\s]*(?:\([^()\s]*\)[^()\s]*)*(?:\s+"[^"]*
 _re_callout = re.compile(r'^(:{3,})\s*\{\.callout-(\w+)[^}\n]*\}\s*$', re.M)                          # `::: {.callout-note}`
 _re_sd_heading = re.compile(r'^(#{2,6}) +(.+?) *$', re.M)
 _re_rule = re.compile(r'^ {0,3}(?:-{3,}|\*{3,}|_{3,}) *$', re.M)
+_re_inner_link = re.compile(r'\[(`[^`\n]+`)\]\([^()\s]*\)')                                             # [`name`](url)
+_re_nested_link = re.compile(r'\[((?:[^\[\]\n]|' + _re_inner_link.pattern + r')*?' + _re_inner_link.pattern + r'(?:[^\[\]\n]|'
+                             + _re_inner_link.pattern + r')*?)\](\([^()\s]*\))')                   # [text with [`a`](u) in it](v)
 
 
 def read_nb(path: Path):
@@ -73,10 +81,15 @@ def split_directives(source: str) -> tuple[dict, str]:
     return directives, '\n'.join(lines)
 
 
+def unnest_links(md: str) -> str:
+    "`md` without links inside a link's text: nbdev links a backticked name even there (`[[`X`](x.html#x)](x.html)` -> `[`X`](x.html)`)"
+    return _re_nested_link.sub(lambda m: '[' + _re_inner_link.sub(r'\1', m[1]) + ']' + m[m.lastindex], md)
+
+
 def strip_quarto_syntax(md: str) -> str:
-    "Markdown without Quarto-only syntax: `{target=...}` after links and images, `::: {.callout-x}` fences"
+    "Markdown without Quarto-only syntax (`{target=...}` after links and images, `::: {.callout-x}` fences) and without nested links"
     md = _re_link_attrs.sub(r'\1', md)
-    return _re_callout.sub(r'\1{\2}', md)
+    return unnest_links(_re_callout.sub(r'\1{\2}', md))
 
 
 def clean_metadata(nb):
@@ -205,6 +218,187 @@ def pandoc_slug(text: str) -> str:
     return re.sub(r'^[^a-z]+', '', re.sub(r'\s+', '-', text))
 
 
+_re_test_code = re.compile(r'\btest_\w+\(|^\s*(?:from|import)\s+(?:fastcore\.test|nbdev)\b', re.M)   # fastcore.test calls, test imports
+_re_heading = re.compile(r'^(#{1,6}) +(.+?) *$', re.M)
+TESTS_HEADING = 'Behaviour in detail'   # what a notebook's "Tests" section is called on its page, when prose is left in it
+
+
+def is_test_cell(source: str, api_page: bool) -> bool:
+    "Whether a code cell is a test: calls or imports `fastcore.test`, imports `nbdev`, or (on an API page) asserts anything"
+    import ast
+    if _re_test_code.search(source): return True
+    if not api_page: return False
+    try: return any(isinstance(n, ast.Assert) for n in ast.walk(ast.parse(source)))
+    except SyntaxError: return bool(re.search(r'^\s*assert\b', source, re.M))
+
+
+def cell_names(source: str) -> tuple[set[str], set[str]]:
+    "The names a code cell defines at top level (imports, functions, classes, assignments) and every name it reads"
+    import ast
+    try: tree = ast.parse(source)
+    except SyntaxError: return set(), set(re.findall(r'\b\w+\b', source))
+    defined = set()
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)): defined |= {(a.asname or a.name).split('.')[0] for a in node.names}
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)): defined.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            for t in (node.targets if isinstance(node, ast.Assign) else [node.target]):
+                defined |= {n.id for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return defined, {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+def _is_setup(source: str) -> bool:
+    "A cell of imports, definitions and assignments only: it shows nothing by itself"
+    import ast
+    try: body = ast.parse(source).body
+    except SyntaxError: return False
+    return all(isinstance(n, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign))
+               for n in body)
+
+
+def _visible_code(cell) -> bool:
+    "A code cell whose input the page shows (not a show_doc cell)"
+    return cell.cell_type == 'code' and 'remove-input' not in cell.metadata.get('tags', [])
+
+
+def reader_view(nb, api_page: bool = True):
+    """Keep what a reader needs of a processed notebook: drop its test cells (`is_test_cell`), then on API pages the setup cells
+    (imports, definitions) that no remaining cell uses; a markdown cell that ended with ':' before a dropped cell ends with '.';
+    a "Tests" heading over prose that is left becomes `TESTS_HEADING`, one over nothing is dropped with its section"""
+    cells, drop = nb.cells, set()
+    for i, c in enumerate(cells):
+        if _visible_code(c) and is_test_cell(c.source, api_page): drop.add(i)
+    if api_page:   # setup cells that only tests used: from the last cell up, keep a setup cell only if a kept cell reads a name it defines
+        used = set()
+        for i in reversed(range(len(cells))):
+            c = cells[i]
+            if c.cell_type != 'code' or i in drop: continue
+            defined, reads = cell_names(c.source)
+            if _visible_code(c) and not c.get('outputs') and _is_setup(c.source) and not defined & used: drop.add(i)
+            else: used |= reads
+    for i, c in enumerate(cells):
+        if c.cell_type == 'markdown' and i + 1 in drop and c.source.rstrip().endswith(':'): c.source = c.source.rstrip()[:-1] + '.'
+    for i, c in enumerate(cells):   # a heading over tests only: its words stay, as a sentence
+        if i in drop or c.cell_type != 'markdown' or not (m := _re_heading.fullmatch(c.source.strip())) or m[2].strip().lower() in ('tests', 'test'): continue
+        j = i + 1
+        while j < len(cells) and j in drop: j += 1
+        nxt = cells[j] if j < len(cells) else None
+        if j > i + 1 and (nxt is None or nxt.cell_type == 'markdown' and (h := _re_heading.match(nxt.source)) and len(h[1]) <= len(m[1])):
+            c.source = m[2].rstrip('.:') + '.'
+    kept = [c for i, c in enumerate(cells) if i not in drop]
+    nb.cells = _rename_test_sections(kept)
+
+
+def _rename_test_sections(cells: list) -> list:
+    "Rename each 'Tests' heading as `TESTS_HEADING` if its section still holds text or output, else drop the section"
+    out, i = [], 0
+    while i < len(cells):
+        c = cells[i]
+        m = _re_heading.match(c.source) if c.cell_type == 'markdown' else None
+        if not (m and m[2].strip().lower() in ('tests', 'test')):
+            out.append(c); i += 1; continue
+        level, j = len(m[1]), i + 1   # the section: up to the next heading of the same level or above
+        while j < len(cells) and not (cells[j].cell_type == 'markdown' and (h := _re_heading.match(cells[j].source)) and len(h[1]) <= level): j += 1
+        rest = c.source[m.end():].strip()
+        if rest or any(x.cell_type == 'markdown' or x.get('outputs') for x in cells[i + 1:j]):
+            c.source = f'{m[1]} {TESTS_HEADING}' + (f'\n{rest}' if rest else '')
+            out += cells[i:j]
+        i = j
+    return out
+
+
+def source_order(nb, page: str):
+    """Put the show_doc cells nbdev adds after each exported cell (it adds them last first) in the order of the source file,
+    using the module index of the package (`_modidx`) to find it"""
+    lines = _definition_lines(page)
+    def key(c): return lines.get(re.fullmatch(r'(?:#\|.*\n)*show_doc\(([\w.]+)\)\s*', c.source)[1] if c.get('has_sd') else '', 10**9)
+    cells, i = nb.cells, 0
+    while i < len(cells):
+        j = i
+        while j < len(cells) and cells[j].get('has_sd'): j += 1
+        if j > i + 1: cells[i:j] = sorted(cells[i:j], key=key)
+        i = max(j, i + 1)
+
+
+def lib_name() -> str:
+    "The package's import name (the folder of `lib_path`: `sparsify`)"
+    return Path(nbdev_cfg().lib_path).name
+
+
+@functools.lru_cache(maxsize=None)
+def _modidx() -> dict:
+    "The package's module index written by nbdev-export (`{module: {symbol: (doc link, source file)}}`)"
+    import importlib
+    try: return importlib.import_module(f'{lib_name()}._modidx').d['syms']
+    except Exception: return {}
+
+
+def _definition_lines(page: str) -> dict[str, int]:
+    "The line of the top-level `def`/`class` of each symbol documented on `page` (`data`), by name"
+    out = {}
+    for syms in _modidx().values():
+        for sym, (link, py) in syms.items():
+            if not link.startswith(f'{page}.html#') or not (ROOT/py).is_file(): continue
+            name = sym.split('.')[-1]
+            m = re.search(rf'^(?:async def|def|class) {re.escape(name)}\b', (ROOT/py).read_text(encoding='utf-8'), re.M)
+            if m: out[name] = (ROOT/py).read_text(encoding='utf-8').count('\n', 0, m.start())
+    return out
+
+
+def _split_params(text: str) -> list[str]:
+    "The parameters of a signature's text, split at the commas outside brackets and quotes"
+    parts, depth, quote, cur = [], 0, None, ''
+    for ch in text:
+        if quote: quote = None if ch == quote else quote
+        elif ch in '\'"': quote = ch
+        elif ch in '([{': depth += 1
+        elif ch in ')]}': depth -= 1
+        elif ch == ',' and depth == 0: parts.append(cur); cur = ''; continue
+        cur += ch
+    return [p.strip() for p in parts + [cur] if p.strip()]
+
+
+SIGNATURE_WIDTH = 88
+
+
+def tidy_signature(code: str, is_class: bool = False) -> str:
+    """A show_doc signature (`def name(\n    a:NoneType=None, b:int=1,\n    c=2\n)->int:`) as a reader wants it: `class name(...)`
+    for a class, no `:NoneType` (nbdev's guess for a parameter defaulting to None), the package's module paths dropped from
+    annotations, on one line if it fits in `SIGNATURE_WIDTH` characters, else one parameter per line. Signatures with
+    parameter comments (docments) keep their layout."""
+    m = re.fullmatch(r'((?:async )?def) ([\w.]+)\((.*)\)((?:->.*?)?):', code.strip(), re.S)
+    if not m or '#' in m[3]: return code
+    lib = lib_name()
+    params = [re.sub(rf'\b{lib}\.(?:\w+\.)+(?=\w)', '', p.replace(':NoneType', '')) for p in _split_params(m[3])]
+    params = [re.sub(r'<(?:function|class) ([\w.]+)(?: at 0x[0-9a-f]+)?>', r'\1', p) for p in params]   # a default's repr: its name
+    head, tail = (f'class {m[2]}(', ')') if is_class else (f'{m[1]} {m[2]}(', f'){m[4]}:')
+    one_line = head + ', '.join(params) + tail
+    if len(one_line) <= SIGNATURE_WIDTH or not params: return one_line
+    return head + '\n' + ''.join(f'    {p},\n' for p in params) + tail
+
+
+def _is_class(module_file: str | None, name: str) -> bool:
+    "Whether `name` (`X` or `X.method`) in the package's file `module_file` (`sparsify/callback.py`) is a class"
+    import importlib, inspect
+    if not module_file: return False
+    try:
+        obj = importlib.import_module(module_file.removesuffix('.py').replace('/', '.'))
+        for part in name.split('.'): obj = getattr(obj, part)
+        return inspect.isclass(obj)
+    except Exception: return False
+
+
+_re_sd_source = re.compile(r'\[source\]\([^)]*/blob/[^/)]+/([^#)]+\.py)#L\d+\)')
+
+
+def fix_signatures(md: str) -> str:
+    "The python code blocks of a show_doc output through `tidy_signature` (a class told by importing it from its source file)"
+    if not (h := _re_sd_heading.search(md)): return md
+    src = _re_sd_source.search(md)
+    is_class = _is_class(src[1] if src else None, h[2].strip('`'))
+    return re.sub(r'```python\n(.*?)\n```', lambda m: f'```python\n{tidy_signature(m[1], is_class)}\n```', md, count=1, flags=re.S)
+
+
 def fix_show_doc(md: str, used: set[str] | None = None) -> str:
     """A show_doc output Sphinx renders like Quarto: its `---` rules as HTML (docutils allows no transition inside
     an output), and each `### name` heading as a rubric that carries nbdev's anchor (`say_hello`; Sphinx would make it
@@ -265,10 +459,13 @@ def to_sphinx_nb(path: Path, site_url: str):
     fm = pop_front_matter(nb)
     page = Path(fm.get('output-file', path.stem + '.html')).stem
     title = fm.get('title') or page
+    source_order(nb, page)
     clean_metadata(nb)
     apply_directives(nb)
+    reader_view(nb, api_page=SECTIONS.get(path.parent.name, SECTIONS['']) == 'API' and page != 'index')   # tutorials keep their asserts
     nb.cells.insert(0, header_cell(title, fm.get('description')))
     map_markdown(nb, lambda md: local_links(strip_quarto_syntax(md), site_url))
+    map_outputs(nb, fix_signatures)
     used = page_ids(nb)
     map_outputs(nb, lambda md: fix_show_doc(md, used))
     return nb, page
