@@ -944,7 +944,7 @@ class PruneCallback(Callback):
     def after_fit(self):
         "Say what was reached and print the compression report (`self.report`) if `verbose`; warn if training ended before the last prune"
         if self.pruner is None: return
-        if self.done < self.steps: warnings.warn(f"PruneCallback: training ended after {self.done} of {self.steps} prunes")
+        if self.done < self.steps: warn(f"PruneCallback: training ended after {self.done} of {self.steps} prunes: the model is {self.pruner.speedup():.2f}× faster in MACs, not {self.speedup}×")
         if self.verbose and rank_distrib() == 0:   # one line, from the first process of a data-parallel run
             p = self.pruner
             print(f"PruneCallback: MACs {p.base_macs:,} → {p.macs():,} ({p.speedup():.2f}×), "
