@@ -6,7 +6,7 @@ Docs: https://sparsify-dev.github.io/fastai-sparsify/structural.html.md"""
 
 # %% ../nbs/09_structural.ipynb #f342744a
 from __future__ import annotations
-import copy, math, warnings
+import copy, inspect, math, warnings
 from contextlib import contextmanager
 import torch
 from torch import nn, Tensor
@@ -65,10 +65,11 @@ def _plain(x):
     return x
 
 def call_model(model: nn.Module, example_inputs):
-    "`model` on example inputs: a tensor, a tuple of positional inputs, or a dict of keyword inputs (Hugging Face's `input_ids=…`)"
-    if isinstance(example_inputs, dict): return model(**example_inputs)
-    if isinstance(example_inputs, (list, tuple)): return model(*example_inputs)
-    return model(example_inputs)
+    "`model` on example inputs: a tensor, a tuple of positional inputs, or a dict of keyword inputs (Hugging Face's `input_ids=…`); a Hugging Face model that caches keys and values (GPT-2) is called with `use_cache=False`: the cache is for decoding, not part of what is pruned, and Torch-Pruning cannot map its concatenation"
+    kw = {'use_cache': False} if getattr(getattr(model, 'config', None), 'use_cache', False) and 'use_cache' in inspect.signature(model.forward).parameters else {}
+    if isinstance(example_inputs, dict): return model(**{**example_inputs, **kw})
+    if isinstance(example_inputs, (list, tuple)): return model(*example_inputs, **kw)
+    return model(example_inputs, **kw)
 
 def _tensors(out) -> list[Tensor]:
     "Every tensor of a model's output (nested tuples, lists, dicts and Hugging Face's `ModelOutput`s)"
@@ -847,6 +848,16 @@ class StructuralPruner:
             macs = self._round(todo, opt)
         raise RuntimeError(f"speedup={speedup} not reached after {max_iters} removals (reached {self.base_macs / macs:.2f}×)")
 
+    def check_target(self, speedup: float, criteria='large_final', context='local', max_fraction=0.9, round_to=None):
+        "Prune a copy of the model to `speedup` and raise a `ValueError` if that fails, before anything is cut (a loss-aware `criteria` is stood in for by 'large_final': a copy has no statistics); groups the copy set aside are set aside here too"
+        trial = self._clone()
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            try: trial.prune_to(speedup, 'bn_scale' if criteria == 'bn_scale' else 'large_final', context, max_fraction, round_to)
+            except Exception as e:
+                raise ValueError(f"speedup={speedup}: pruning a copy of the model to the target fails, so nothing is cut: {type(e).__name__}: {e}") from e
+        for n in set(trial.skipped) - set(self.skipped): self._skip(n, trial.skipped[n])
+
 def _pname(holders, p):
     h = holders.get(p)
     return f"{type(h[0][0]).__name__}.{h[0][1]}" if h else 'a parameter'
@@ -854,16 +865,22 @@ def _pname(holders, p):
 # %% ../nbs/09_structural.ipynb #929a6b64
 def prune_to_speedup(model: nn.Module, example_inputs, speedup: float = 2.0, steps: int = 1, criteria='large_final', context='local',
                      max_fraction: float = 0.9, ignored_layers=None, round_to: int | None = None, dataloader=None, loss_func=None,
-                     n_batches: int = 8, heads: bool = False) -> StructuralPruner:
-    "Remove channels of `model` in `steps` steps (each to an intermediate target) until base MACs ÷ MACs ≥ `speedup`; a loss-aware `criteria` (taylor, fisher) reads `n_batches` of `dataloader` through `loss_func` before each step; `heads`: attention loses whole heads instead of head width"
+                     n_batches: int = 8, heads: bool = False, opt=None, learn=None) -> StructuralPruner:
+    """Remove channels of `model` in `steps` steps (each to an intermediate target) until base MACs ÷ MACs ≥ `speedup`; a loss-aware `criteria` (taylor, fisher) reads `n_batches` of `dataloader` through `loss_func` before each step; `heads`: attention loses whole heads instead of head width.
+    A target out of reach is refused (`ValueError`) before anything is cut. Removal makes new parameters: `opt` (a torch or fastai optimizer) or `learn` (a fastai `Learner`, whose `opt` is used) is re-pointed at them, its state sliced; an optimizer built before the prune and not passed holds stale parameters (the removed ones) and does not train the model."""
     _check_plan(speedup, criteria, context, max_fraction, round_to)
     if not isinstance(steps, int) or steps < 1: raise ValueError(f"steps={steps!r}: a positive int")
+    if learn is not None:
+        if opt is not None: raise ValueError("opt and learn: give one (learn's optimizer is learn.opt)")
+        if unwrap_model(learn.model) is not model: raise ValueError("learn: its model is not `model`")
+        opt = learn.opt                                              # None before the first fit: fastai builds it from the pruned model
     p = StructuralPruner(model, example_inputs, ignored_layers, heads=heads)
     if criteria != 'bn_scale' and p.track(criteria) is not None and (dataloader is None or loss_func is None):
         raise ValueError(f"criteria={criteria!r} reads gradient statistics: give a dataloader and a loss_func(pred, *targets) to collect them")
+    p.check_target(speedup, criteria, context, max_fraction, round_to)
     for k in range(1, steps + 1):
         if p.stats is not None: p.stats.reset(); p.calibrate(dataloader, n_batches, loss_func)
-        p.prune_to(speedup ** (k / steps), criteria, context, max_fraction, round_to)
+        p.prune_to(speedup ** (k / steps), criteria, context, max_fraction, round_to, opt=opt)
     return p
 
 # %% ../nbs/09_structural.ipynb #668d6389
@@ -900,14 +917,8 @@ class PruneCallback(Callback):
         "On the first batch, before any cut: trace the model, try every group on a copy (`StructuralPruner.check`) and prune another copy to the final target, so that what cannot be done is refused now, with the reason"
         model = unwrap_model(self.learn.model)
         p = StructuralPruner(model, self.x[:1], self.ignored_layers, heads=self.heads)
-        trial = p._clone()
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            try: trial.prune_to(self.speedup, 'bn_scale' if self.criteria == 'bn_scale' else 'large_final', self.context, self.max_fraction, self.round_to)
-            except Exception as e:
-                raise ValueError(f"PruneCallback(speedup={self.speedup}): pruning a copy of the model to the target fails, so training does not start: "
-                                 f"{type(e).__name__}: {e}") from e
-        for n in set(trial.skipped) - set(p.skipped): p._skip(n, trial.skipped[n])
+        try: p.check_target(self.speedup, self.criteria, self.context, self.max_fraction, self.round_to)
+        except ValueError as e: raise ValueError(f"PruneCallback: {e}; training does not start") from e.__cause__
         if self.criteria != 'bn_scale': p.track(self.criteria)
         self.dense = copy.deepcopy(model).cpu() if self.verbose else None   # for the compression report (CPU latency)
         self.pruner = p
