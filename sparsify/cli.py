@@ -258,7 +258,7 @@ def _wanted(args, g) -> list[float | None]:
 def check_prune(args, model: nn.Module, dls) -> float:
     "Prune a copy of `model` to `--speedup` in one go: a target out of reach, or a model Torch-Pruning cannot handle, fails now"
     try: prune_to_speedup(copy.deepcopy(model).cpu(), dls.one_batch()[0][:1].cpu(), args.speedup, 1, args.criteria, args.context)
-    except RuntimeError as e: raise CLIError(f"--speedup {args.speedup:g}: {e}") from None
+    except (RuntimeError, ValueError) as e: raise CLIError(f"--speedup {args.speedup:g}: {e}") from None
     return args.speedup
 
 def set_threads(args):
@@ -366,7 +366,7 @@ def prune_one(args, quiet=False):
     "Train from `--seed` with a `PruneCallback` to `--speedup`; return the Learner, the callback, the model before pruning and `correct_on_valid`"
     learn = _learner(args)
     dense = copy.deepcopy(learn.model)
-    cb = PruneCallback(args.speedup, args.steps, criteria=args.criteria, context=args.context, verbose=False)
+    cb = PruneCallback(args.speedup, args.steps, end=0.5, criteria=args.criteria, context=args.context, schedule='lin', verbose=False)
     run_training(args, learn, [cb], quiet)
     return learn, cb, dense, correct_on_valid(learn)
 

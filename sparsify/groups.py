@@ -19,7 +19,8 @@ from .schedules import check_sparsity
 from .select import count_true, count_zeros
 from .sparsifier import Sparsifier, round_half_down
 from .core import CONTEXTS, check_context, per_layer, check_fraction
-from .structural import StructuralPruner, group_scores, default_ignored, resolve_layers, _unsupported, _real, _kind, _dim
+from .weights import is_input_major
+from .structural import StructuralPruner, group_scores, group_slices, default_ignored, resolve_layers, group_refusal
 
 
 # %% auto #0
@@ -27,10 +28,10 @@ __all__ = ['DependencyGroups', 'GroupSparsifier', 'remove_zeroed']
 
 # %% ../nbs/09b_groups.ipynb #854b4426
 class DependencyGroups(Granularity):
-    "Torch-Pruning's dependency groups as a granularity: one unit is a channel with every tensor slice coupled to it (producers' rows and biases, BatchNorm γ and β, consumers' input slices)"
+    "Torch-Pruning's dependency groups as a granularity: one unit is a channel with every tensor slice coupled to it (producers' rows and biases, BatchNorm γ and β, consumers' input slices); in attention the same place in every head, or with `heads` a whole head"
     name = 'dependency'
-    def __init__(self, example_inputs=None, ignored_layers=None):
-        self.example_inputs, self.ignored_layers = example_inputs, ignored_layers
+    def __init__(self, example_inputs=None, ignored_layers=None, heads: bool = False):
+        self.example_inputs, self.ignored_layers, self.heads = example_inputs, ignored_layers, heads
     def check(self, module, name): pass
     def group_scores(self, scores, module):
         raise TypeError("DependencyGroups spans several layers: its groups are scored by `GroupSparsifier`, not layer by layer")
@@ -38,7 +39,7 @@ class DependencyGroups(Granularity):
     def sparsifier(self, model: nn.Module, example_inputs=None, **kwargs) -> GroupSparsifier:
         "A `GroupSparsifier` of `model` on this granularity (example inputs: the ones given here, else `example_inputs`)"
         x = self.example_inputs if self.example_inputs is not None else example_inputs
-        sp = GroupSparsifier(model, x, ignored_layers=self.ignored_layers, **kwargs)
+        sp = GroupSparsifier(model, x, ignored_layers=self.ignored_layers, heads=getattr(self, 'heads', False), **kwargs)
         sp.granularity = self
         return sp
     def __repr__(self): return self.name
@@ -51,16 +52,9 @@ _WEIGHTED = (nn.modules.conv._ConvNd, nn.Linear)
 def _slices(pruner, name):
     "Every parameter slice of the group rooted at `name`: `(module, param name, dim, idxs, root idxs)`, idxs along `dim`, root idxs the group's channel each one belongs to"
     g, out = pruner.group(name), {}
-    for it in g.items:
-        m = it.dep.target.module
-        if not _real(m): continue
-        kind = _kind(pruner.DG, it.dep.handler)
-        idxs, root = torch.as_tensor(it.idxs, dtype=torch.long), torch.as_tensor(it.root_idxs, dtype=torch.long)
-        for pn, p in m.named_parameters(recurse=False):
-            d = _dim(m, pn, kind, p.ndim)
-            if d is None: continue
-            k = (m, pn, d)
-            out[k] = (torch.cat([out[k][0], idxs]), torch.cat([out[k][1], root])) if k in out else (idxs, root)
+    for m, pn, d, idxs, root in group_slices(g):
+        k = (m, pn, d)
+        out[k] = (torch.cat([out[k][0], idxs]), torch.cat([out[k][1], root])) if k in out else (idxs, root)
     return g, [(m, pn, d, i, r) for (m, pn, d), (i, r) in out.items()]
 
 def _alive(slices, n: int, marked: bool = False) -> Tensor:
@@ -79,7 +73,7 @@ class GroupSparsifier:
     granularity = DependencyGroups()
     def __init__(self, model: nn.Module, example_inputs, context: str = 'local', criteria=large_final, ignored_layers=None,
                  exclude=None, min_layer_sparsity=None, max_layer_sparsity=None, seed: int = 0, include_frozen: bool = False,
-                 stats_decay=None, layer_type=None):
+                 stats_decay=None, layer_type=None, heads: bool = False):
         if example_inputs is None:
             raise ValueError("example_inputs=None: dependency groups come from tracing the model; give example inputs (e.g. one batch of the "
                              "dataloader), or let SparsifyCallback take them from the first training batch")
@@ -90,10 +84,10 @@ class GroupSparsifier:
         if context == 'local' and (min_layer_sparsity is not None or max_layer_sparsity is not None):
             raise ValueError("min_layer_sparsity/max_layer_sparsity bound groups under context='global'; under 'local' every group gets the target")
         if isinstance(seed, bool) or not isinstance(seed, int): raise ValueError(f"seed={seed!r}: must be an integer (it seeds the random criterion)")
-        self.model, self.context, self.criteria = model, context, get_criterion(criteria)
+        self.model, self.context, self.criteria, self.heads = model, context, get_criterion(criteria), heads
         ignored = list(resolve_layers(model, ignored_layers)) if ignored_layers is not None else default_ignored(model)
         ignored += resolve_layers(model, exclude, 'exclude')
-        try: self.pruner = StructuralPruner(model, example_inputs, ignored, seed)
+        try: self.pruner = StructuralPruner(model, example_inputs, ignored, seed, heads=heads)
         except ValueError: raise
         except Exception as e:
             raise ValueError(f"dependency groups: Torch-Pruning could not trace {type(model).__name__} on the example inputs "
@@ -102,7 +96,7 @@ class GroupSparsifier:
         self.skipped, self.groups = dict(self.pruner.skipped), {}
         for n in self.pruner.roots:
             g, sl = _slices(self.pruner, n)
-            if why := _unsupported(g, names, mask=True): self.skipped[n] = why
+            if why := group_refusal(g, names, mask=True): self.skipped[n] = why
             elif not include_frozen and (fz := [f'{names[m]}.{pn}' for m, pn, *_ in sl if not getattr(m, pn).requires_grad]):
                 self.skipped[n] = f'frozen (requires_grad=False): {fz} (include_frozen=True prunes it too)'
             else: self.groups[n] = (len(g[0].idxs), sl)
@@ -110,7 +104,8 @@ class GroupSparsifier:
             raise ValueError(f"no dependency group to sparsify in {type(model).__name__}" + (f"; set aside: {self.skipped}" if self.skipped else ''))
         self._params = {(m, pn): getattr(m, pn) for _, sl in self.groups.values() for m, pn, *_ in sl}
         members = {m for m, _ in self._params}
-        self.layers = {n: m for n, m in model.named_modules() if m in members and isinstance(m, _WEIGHTED)}
+        self.layers = {n: m for n, m in model.named_modules() if m in members and (isinstance(m, _WEIGHTED) or is_input_major(m))}
+        self.units = {n: self.pruner.units(n) for n in self.groups}        # channels that go together (heads, convolution groups), one row each
         roots = {n: self.pruner.roots[n][0] for n in self.groups}
         self.floors = {n: check_sparsity(f'min_layer_sparsity[{n!r}]', v) for n, v in per_layer('min_layer_sparsity', min_layer_sparsity, roots, 0.0).items()}
         self.ceilings = {n: check_fraction(f'max_layer_sparsity[{n!r}]', v) for n, v in per_layer('max_layer_sparsity', max_layer_sparsity, roots, 1.0).items()}
@@ -154,9 +149,10 @@ class GroupSparsifier:
         return cache[n]
 
     def _bounds(self, floor_scale: float = 1.0) -> dict[str, tuple[int, int]]:
-        "Per group: (channels it must lose, channels it may lose); a group always keeps one channel, so it can be removed"
+        "Per group: (units it must lose, units it may lose); a group always keeps one unit, so it can be removed"
         out = {}
-        for n, (c, _) in self.groups.items():
+        for n, u in self.units.items():
+            c = len(u)
             lo, hi = math.ceil(self.floors[n] * floor_scale * c - 1e-9), min(math.floor(self.ceilings[n] * c + 1e-9), c - 1)
             if lo > hi: raise ValueError(f"group {n!r} has {c} channels: min_layer_sparsity={self.floors[n]:g} needs {lo} pruned, at most {hi} may go "
                                          "(max_layer_sparsity, and one channel always stays); widen the bounds")
@@ -164,12 +160,12 @@ class GroupSparsifier:
         return out
 
     def check_bounds(self, sparsity: float, floor_scale: float = 1.0) -> dict:
-        "Raise `ValueError` if the group floors and ceilings cannot give `sparsity` of all channels under 'global'; else return the per-group bounds"
-        b, total = self._bounds(floor_scale), sum(c for c, _ in self.groups.values())
+        "Raise `ValueError` if the group floors and ceilings cannot give `sparsity` of all units under 'global'; else return the per-group bounds"
+        b, total = self._bounds(floor_scale), sum(len(u) for u in self.units.values())
         k, lo, hi = round_half_down(sparsity * total), sum(l for l, _ in b.values()), sum(h for _, h in b.values())
         if not lo <= k <= hi:
-            raise ValueError(f"sparsity={sparsity:g} ({k} of {total} channels) is out of reach of the group bounds: at least {lo}, at most {hi} "
-                             "(min/max_layer_sparsity; every group keeps one channel)")
+            raise ValueError(f"sparsity={sparsity:g} ({k} of {total} units) is out of reach of the group bounds: at least {lo}, at most {hi} "
+                             "(min/max_layer_sparsity; every group keeps one unit)")
         return b
 
     def _targets(self, sparsity) -> dict[str, float]:
@@ -189,17 +185,17 @@ class GroupSparsifier:
             self.generator.set_state(state)
 
     def sparsify(self, sparsity, floor_scale: float = 1.0, mark: bool = True) -> GroupSparsifier:
-        "Prune the lowest-scoring channels to `sparsity` (a fraction of channels: of each group under 'local', of all under 'global'), nested in the pruned ones, and apply the masks; `mark`: write them as -0.0 (`mark_pruned`)"
+        "Prune the lowest-scoring units (channels; in attention the same place in every head, or whole heads) to `sparsity` (a fraction of units: of each group under 'local', of all under 'global'), nested in the pruned ones, and apply the masks; `mark`: write them as -0.0 (`mark_pruned`)"
         with torch.no_grad():
             targets = self._targets(sparsity)
-            sc = self.scores()
-            dead = {n: ~k for n, k in self.keep.items()}
-            sc = {n: s.masked_fill(dead[n], -math.inf) for n, s in sc.items()}      # pruned channels rank first: they stay pruned
+            us = self.units
+            dead = {n: (~self.keep[n])[u].any(1) for n, u in us.items()}       # a unit with a pruned channel is pruned
+            sc = {n: s[us[n]].mean(1).masked_fill(dead[n], -math.inf) for n, s in self.scores().items()}   # a unit scores the mean of its channels; pruned units rank first: they stay pruned
             if self.context == 'local':
                 for n, s in sc.items():
                     c, pruned = s.numel(), int(dead[n].sum())
                     k = max(min(round_half_down(targets[n] * c), c - 1), pruned)
-                    if k > pruned: self.keep[n][s.argsort(stable=True)[:k]] = False
+                    if k > pruned: self.keep[n][us[n][s.argsort(stable=True)[:k]].reshape(-1)] = False
                 total = sum(targets[n] * c for n, (c, _) in self.groups.items()) / sum(c for c, _ in self.groups.values())
             else:
                 total = targets[next(iter(targets))]
@@ -210,7 +206,7 @@ class GroupSparsifier:
             return self.mark_pruned() if mark else self
 
     def _global(self, sc, dead, s, floor_scale):
-        "Rank all groups' channels together, each group's scores divided by their mean absolute value over its live channels"
+        "Rank all groups' units together, each group's scores divided by their mean absolute value over its live units"
         b = self.check_bounds(s, floor_scale)
         names = list(sc)
         k = round_half_down(s * sum(v.numel() for v in sc.values()))
@@ -229,7 +225,7 @@ class GroupSparsifier:
         if rest > 0:
             idx = c.nonzero().squeeze(1)
             prune[idx[v[idx].argsort(stable=True)[:rest]]] = True
-        for n, p in zip(names, prune.split([x.numel() for x in norm])): self.keep[n] &= ~p
+        for n, p in zip(names, prune.split([x.numel() for x in norm])): self.keep[n][self.units[n][p].reshape(-1)] = False
 
     def _build_masks(self):
         "Keep-masks of every parameter slice the pruned channels touch, by parameter name (each broadcasts against its parameter)"
@@ -277,6 +273,34 @@ class GroupSparsifier:
         self.keep = {n: torch.ones(c, dtype=torch.bool) for n, (c, _) in self.groups.items()}
         self.masks, self._apply, self.target = {}, [], 0.0
         self.targets = {n: 0.0 for n in self.groups}
+        return self
+
+    def would_prune(self, sparsity) -> dict[str, Tensor]:
+        "Per group (by root layer name), a bool per channel: the channels `sparsify(sparsity)` would prune now (nested in the pruned ones); weights, masks and the random generator are left as they were"
+        saved = {(m, pn): getattr(m, pn).detach().clone() for _, sl in self.groups.values() for m, pn, *_ in sl}
+        keep, target, targets, state = {n: k.clone() for n, k in self.keep.items()}, self.target, dict(self.targets), self.generator.get_state()
+        try:
+            self.sparsify(sparsity, mark=False)
+            return {n: ~k for n, k in self.keep.items()}
+        finally:
+            with torch.no_grad():
+                for (m, pn), v in saved.items(): getattr(m, pn).copy_(v)
+            self.keep, self.target, self.targets = keep, target, targets
+            self.generator.set_state(state)
+            self._build_masks()
+
+    def add_growing_grad(self, chosen: dict[str, Tensor], strength: float) -> GroupSparsifier:
+        "Add `strength` times the gradient of $\\frac12\\sum_{c\\in\\text{chosen}}\\lVert w_c\\rVert_2^2$ (`chosen`: a bool per channel by root layer name, as `would_prune` gives) to the `.grad` of every member tensor: $w$ on the chosen channels' slices, 0 elsewhere"
+        with torch.no_grad():
+            for n, (c, sl) in self.groups.items():
+                if (ch := chosen.get(n)) is None: continue
+                if ch.shape != (c,): raise ValueError(f"chosen[{n!r}] has shape {tuple(ch.shape)}: group {n!r} has {c} channels, one bool each")
+                for m, pn, d, idxs, root in sl:
+                    p = getattr(m, pn)
+                    if p.grad is None: continue
+                    f = torch.zeros(p.shape[d], dtype=p.dtype, device=p.device)
+                    f[idxs.to(f.device)] = ch.to(f.device)[root.to(f.device)].to(f.dtype)
+                    p.grad.add_(p.detach() * f.view([-1 if i == d else 1 for i in range(p.ndim)]), alpha=strength)
         return self
 
     def release(self) -> GroupSparsifier:
@@ -351,52 +375,20 @@ class GroupSparsifier:
 
     def remove(self, opt=None) -> StructuralPruner:
         "Remove the pruned channels from the model for real (`remove_zeroed`); this sparsifier no longer fits the model afterwards"
-        return remove_zeroed(self.model, self.example_inputs, self.ignored, opt)
+        return remove_zeroed(self.model, self.example_inputs, self.ignored, opt, heads=self.heads)
 
 
 # %% ../nbs/09b_groups.ipynb #23a56ed8
-def remove_zeroed(model: nn.Module, example_inputs, ignored_layers=None, opt=None) -> StructuralPruner:
-    "Remove every channel whose whole dependency group slice is exactly zero (one zero channel stays in a group that has no other); re-point `opt` if given; returns the `StructuralPruner` (history for `save_pruned`, MACs)"
-    p = StructuralPruner(model, example_inputs, ignored_layers)
+def remove_zeroed(model: nn.Module, example_inputs, ignored_layers=None, opt=None, heads: bool = False) -> StructuralPruner:
+    "Remove every unit (channel; same place in every head, or with `heads` whole head) whose whole dependency group slice is exactly zero (one zero unit stays in a group that has no other); re-point `opt` if given; returns the `StructuralPruner` (history for `save_pruned`, MACs)"
+    p = StructuralPruner(model, example_inputs, ignored_layers, heads=heads)
     with torch.no_grad():
         for n in list(p.roots):
             g, sl = _slices(p, n)
-            if _unsupported(g, p.names, mask=True): continue
-            dead = ~_alive(sl, len(g[0].idxs))
+            if group_refusal(g, p.names, mask=True): continue
+            u = p.units(n)
+            dead = ~_alive(sl, len(g[0].idxs))[u].any(1)
             if dead.all(): dead[0] = False
-            if dead.any(): p.remove(n, dead.nonzero().squeeze(1).tolist(), opt)
+            if dead.any(): p.remove(n, u[dead].reshape(-1).tolist(), opt)
     return p
 
-
-# %% ../nbs/09b_groups.ipynb #b7d1e0a2
-from fastcore.basics import patch
-
-@patch
-def would_prune(self: GroupSparsifier, sparsity) -> dict[str, Tensor]:
-    "Per group (by root layer name), a bool per channel: the channels `sparsify(sparsity)` would prune now (nested in the pruned ones); weights, masks and the random generator are left as they were"
-    saved = {(m, pn): getattr(m, pn).detach().clone() for _, sl in self.groups.values() for m, pn, *_ in sl}
-    keep, target, targets, state = {n: k.clone() for n, k in self.keep.items()}, self.target, dict(self.targets), self.generator.get_state()
-    try:
-        self.sparsify(sparsity, mark=False)
-        return {n: ~k for n, k in self.keep.items()}
-    finally:
-        with torch.no_grad():
-            for (m, pn), v in saved.items(): getattr(m, pn).copy_(v)
-        self.keep, self.target, self.targets = keep, target, targets
-        self.generator.set_state(state)
-        self._build_masks()
-
-@patch
-def add_growing_grad(self: GroupSparsifier, chosen: dict[str, Tensor], strength: float) -> GroupSparsifier:
-    "Add `strength` times the gradient of $\\frac12\\sum_{c\\in\\text{chosen}}\\lVert w_c\\rVert_2^2$ (`chosen`: a bool per channel by root layer name, as `would_prune` gives) to the `.grad` of every member tensor: $w$ on the chosen channels' slices, 0 elsewhere"
-    with torch.no_grad():
-        for n, (c, sl) in self.groups.items():
-            if (ch := chosen.get(n)) is None: continue
-            if ch.shape != (c,): raise ValueError(f"chosen[{n!r}] has shape {tuple(ch.shape)}: group {n!r} has {c} channels, one bool each")
-            for m, pn, d, idxs, root in sl:
-                p = getattr(m, pn)
-                if p.grad is None: continue
-                f = torch.zeros(p.shape[d], dtype=p.dtype, device=p.device)
-                f[idxs.to(f.device)] = ch.to(f.device)[root.to(f.device)].to(f.dtype)
-                p.grad.add_(p.detach() * f.view([-1 if i == d else 1 for i in range(p.ndim)]), alpha=strength)
-    return self

@@ -10,16 +10,22 @@ import copy, io, statistics, time
 import pandas as pd
 import torch
 from torch import nn
-from torch_pruning.utils import count_ops_and_params
+from torch_pruning.utils import op_counter
+from .weights import is_input_major
 
 # %% auto #0
 __all__ = ['count_macs', 'remaining_macs', 'nonzeros', 'size_on_disk', 'measure_latency', 'compression_report',
            'format_compression', 'plot_compression']
 
 # %% ../nbs/08_measure.ipynb #3981e898
+def _conv1d_macs(module, inputs, output):
+    "Torch-Pruning's count for a linear layer, for Hugging Face's `Conv1D` (GPT-2), which it does not know"
+    module.__flops__ += int(inputs[0].numel() * module.nf + (module.nf if module.bias is not None else 0))
+
 def count_macs(model: nn.Module, example_inputs) -> tuple[int, int]:
-    "`(MACs, parameters)` of one forward pass per sample of `example_inputs`, counted by Torch-Pruning on a deep copy under `no_grad`"
-    with torch.no_grad(): macs, params = count_ops_and_params(copy.deepcopy(model), example_inputs)
+    "`(MACs, parameters)` of one forward pass per sample of `example_inputs`, counted by Torch-Pruning on a deep copy under `no_grad`; Hugging Face's `Conv1D` counts as a linear layer"
+    op_counter.CUSTOM_MODULES_MAPPING = {type(m): _conv1d_macs for m in model.modules() if is_input_major(m)}   # it resets them after each count
+    with torch.no_grad(): macs, params = op_counter.count_ops_and_params(model, example_inputs)        # it counts on a deep copy
     return int(macs), int(params)
 
 def _zero_macs(model, example_inputs) -> int:

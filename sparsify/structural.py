@@ -6,25 +6,37 @@ Docs: https://sparsify-dev.github.io/fastai-sparsify/structural.html.md"""
 
 # %% ../nbs/09_structural.ipynb #f342744a
 from __future__ import annotations
-import copy, math, warnings
+import copy, inspect, math, warnings
+from contextlib import contextmanager
 import torch
 from torch import nn, Tensor
 from torch.nn.parallel import DistributedDataParallel
 import torch_pruning as tp
+from torch_pruning import _helpers
 from torch_pruning.ops import OPTYPE
+from torch_pruning.pruner.function import BasePruningFunc
+from torch_pruning.dependency import index_mapping as tp_index_mapping
+from torch_pruning.dependency.group import Group
+from torch_pruning.dependency.dependency import Dependency
+from torch_pruning.dependency.shape_infer import infer_out_channels_recursively
+from torchvision.models.swin_transformer import ShiftedWindowAttention, ShiftedWindowAttentionV2
+from torchvision.models.vision_transformer import VisionTransformer
 from fastcore.basics import store_attr
 from fastai.callback.core import Callback
-from fastai.torch_core import rank_distrib
-from .core import unwrap_model
-from .weights import mark_pruned
+from fastai.torch_core import rank_distrib, find_bs
+from fastai.callback.training import GradientAccumulation
+from .core import warn, unwrap_model, first_sample, check_context
+from .schedules import agp, check_sparsity, check_fit_plan, Plan
+from .weights import mark_pruned, is_input_major
 from .criteria import LayerState, get_criterion
 from .stats import Statistics, GRAD_STATS
 from .sparsifier import Sparsifier
 from .measure import count_macs, compression_report, format_compression
 
 # %% auto #0
-__all__ = ['resolve_layers', 'default_ignored', 'build_graph', 'repoint_optimizer', 'group_scores', 'StructuralPruner',
-           'prune_to_speedup', 'PruneCallback', 'rewrap_ddp', 'save_pruned', 'load_pruned']
+__all__ = ['resolve_layers', 'default_ignored', 'call_model', 'Conv1DPruner', 'attention_kind', 'AttentionHeads', 'build_graph',
+           'group_slices', 'group_refusal', 'repoint_optimizer', 'group_scores', 'StructuralPruner', 'prune_to_speedup',
+           'PruneCallback', 'rewrap_ddp', 'save_pruned', 'load_pruned']
 
 # %% ../nbs/09_structural.ipynb #61e576cf
 def _as_list(x): return [] if x is None else list(x) if isinstance(x, (list, tuple, set)) else [x]
@@ -53,23 +65,314 @@ def _plain(x):
     if isinstance(x, dict): return {k: _plain(v) for k, v in x.items()}
     return x
 
-def build_graph(model: nn.Module, example_inputs) -> tp.DependencyGraph:
-    "Torch-Pruning's `DependencyGraph` of `model` traced on `example_inputs` (the model's mode is kept); refuses parameters it cannot prune"
+def call_model(model: nn.Module, example_inputs):
+    "`model` on example inputs: a tensor, a tuple of positional inputs, or a dict of keyword inputs (Hugging Face's `input_ids=…`); a Hugging Face model that caches keys and values (GPT-2) is called with `use_cache=False`: the cache is for decoding, not part of what is pruned, and Torch-Pruning cannot map its concatenation"
+    kw = {'use_cache': False} if getattr(getattr(model, 'config', None), 'use_cache', False) and 'use_cache' in inspect.signature(model.forward).parameters else {}
+    if isinstance(example_inputs, dict): return model(**{**example_inputs, **kw})
+    if isinstance(example_inputs, (list, tuple)): return model(*example_inputs, **kw)
+    return model(example_inputs, **kw)
+
+def _tensors(out) -> list[Tensor]:
+    "Every tensor of a model's output (nested tuples, lists, dicts and Hugging Face's `ModelOutput`s)"
+    if isinstance(out, Tensor): return [out]
+    if isinstance(out, dict): out = list(out.values())
+    if isinstance(out, (list, tuple)): return [t for o in out for t in _tensors(o)]
+    return []
+
+# %% ../nbs/09_structural.ipynb #7396f7a0
+def _keep(n: int, idxs) -> list[int]:
+    drop = {int(i) for i in idxs}
+    return [i for i in range(n) if i not in drop]
+
+class Conv1DPruner(BasePruningFunc):
+    "Torch-Pruning's pruning functions for Hugging Face's `Conv1D` (GPT-2's linear layer): its weight is stored `(in, out)`, so output channels are columns and input channels rows"
+    def prune_out_channels(self, layer, idxs):
+        keep = _keep(layer.nf, idxs)
+        layer.weight = self._prune_parameter_and_grad(layer.weight, keep, 1)
+        if layer.bias is not None: layer.bias = self._prune_parameter_and_grad(layer.bias, keep, 0)
+        layer.nf = len(keep)
+        return layer
+    def prune_in_channels(self, layer, idxs):
+        keep = _keep(layer.nx, idxs)
+        layer.weight = self._prune_parameter_and_grad(layer.weight, keep, 0)
+        layer.nx = len(keep)
+        return layer
+    def get_out_channels(self, layer): return layer.nf
+    def get_in_channels(self, layer): return layer.nx
+
+def _weighted(m) -> bool: return isinstance(m, (nn.modules.conv._ConvNd, nn.Linear)) or is_input_major(m)
+
+def _feature_dim(p: Tensor) -> int | None:
+    "The dimension of a loose parameter that holds channels: a vector (layer scale), `(1, …, C)` (class tokens, position embeddings: channels last) or `(C, 1, …, 1)` (a conv net's layer scale); None for anything else (a weight matrix)"
+    if p.ndim == 1: return 0
+    if p.shape[0] == 1: return p.ndim - 1
+    if all(s == 1 for s in p.shape[1:]): return 0
+    return None
+
+# %% ../nbs/09_structural.ipynb #6ec55ae8
+class _SwinAttention(ShiftedWindowAttention):
+    "torchvision's `ShiftedWindowAttention` calling its `qkv` and `proj` layers (the original hands their weights to a function, so Torch-Pruning never sees them), with head count, head width and scale read from attributes"
+    def forward(self, x: Tensor) -> Tensor:
+        B, H, W, C = x.shape
+        ws, nh, hd = self.window_size, self.num_heads, self.head_dim
+        x = nn.functional.pad(x, (0, 0, 0, (ws[1] - W % ws[1]) % ws[1], 0, (ws[0] - H % ws[0]) % ws[0]))
+        _, pH, pW, _ = x.shape
+        shift = [0 if ws[i] >= (pH, pW)[i] else s for i, s in enumerate(self.shift_size)]
+        if sum(shift) > 0: x = torch.roll(x, shifts=(-shift[0], -shift[1]), dims=(1, 2))
+        nw = (pH // ws[0]) * (pW // ws[1])
+        x = x.view(B, pH // ws[0], ws[0], pW // ws[1], ws[1], C).permute(0, 1, 3, 2, 4, 5).reshape(B * nw, ws[0] * ws[1], C)
+        q, k, v = self.qkv(x).reshape(x.size(0), x.size(1), 3, nh, hd).permute(2, 0, 3, 1, 4).unbind(0)
+        attn = (q * self.scale).matmul(k.transpose(-2, -1)) + self.get_relative_position_bias()
+        if sum(shift) > 0:                                                  # torchvision's mask of the shifted windows
+            mask, count = x.new_zeros((pH, pW)), 0
+            for h in ((0, -ws[0]), (-ws[0], -shift[0]), (-shift[0], None)):
+                for w in ((0, -ws[1]), (-ws[1], -shift[1]), (-shift[1], None)): mask[h[0]:h[1], w[0]:w[1]] = count; count += 1
+            mask = mask.view(pH // ws[0], ws[0], pW // ws[1], ws[1]).permute(0, 2, 1, 3).reshape(nw, ws[0] * ws[1])
+            mask = mask.unsqueeze(1) - mask.unsqueeze(2)
+            mask = mask.masked_fill(mask != 0, -100.0).masked_fill(mask == 0, 0.0)
+            attn = (attn.view(x.size(0) // nw, nw, nh, x.size(1), x.size(1)) + mask.unsqueeze(1).unsqueeze(0)).view(-1, nh, x.size(1), x.size(1))
+        attn = nn.functional.dropout(nn.functional.softmax(attn, dim=-1), p=self.attention_dropout, training=self.training)
+        x = nn.functional.dropout(self.proj(attn.matmul(v).transpose(1, 2).reshape(x.size(0), x.size(1), nh * hd)), p=self.dropout, training=self.training)
+        C = x.shape[-1]
+        x = x.view(B, pH // ws[0], pW // ws[1], ws[0], ws[1], C).permute(0, 1, 3, 2, 4, 5).reshape(B, pH, pW, C)
+        if sum(shift) > 0: x = torch.roll(x, shifts=(shift[0], shift[1]), dims=(1, 2))
+        return x[:, :H, :W, :].contiguous()
+
+def _swap_swin(model: nn.Module):
+    "Let torchvision's Swin attention call its layers, so Torch-Pruning sees them: same weights, same outputs"
+    for m in model.modules():
+        if type(m) is ShiftedWindowAttention:
+            m.__class__ = _SwinAttention
+            m.head_dim = m.qkv.out_features // 3 // m.num_heads
+            m.scale = m.head_dim ** -0.5
+
+_ATTENTION = {   # kind: (layers whose output channels are head positions, their number, head-count attribute, head-width attribute)
+    'mha':  (lambda m: [m], lambda m: m.embed_dim, 'num_heads', 'head_dim'),
+    'timm': (lambda m: [m.qkv], lambda m: m.qkv.out_features // 3, 'num_heads', 'head_dim'),
+    'swin': (lambda m: [m.qkv], lambda m: m.qkv.out_features // 3, 'num_heads', 'head_dim'),
+    'bert': (lambda m: [m.query, m.key, m.value], lambda m: m.query.out_features, 'num_attention_heads', 'attention_head_size'),
+    'gpt2': (lambda m: [m.c_attn], lambda m: m.c_attn.nf // 3, 'num_heads', 'head_dim')}
+
+def attention_kind(m: nn.Module) -> str | None:
+    "Which attention layout `m` has: 'mha' (`nn.MultiheadAttention`), 'swin' (torchvision), 'timm' (timm's `Attention`), 'bert' (Hugging Face's separate query/key/value), 'gpt2' (Hugging Face's fused `c_attn`); None if it is none of them"
+    if isinstance(m, nn.MultiheadAttention): return 'mha'
+    if isinstance(m, ShiftedWindowAttention): return 'swin'
+    mod, has = type(m).__module__, lambda *a: all(hasattr(m, x) for x in a)
+    if mod.startswith('timm.') and has('qkv', 'proj', 'num_heads', 'head_dim', 'scale') and isinstance(m.qkv, nn.Linear): return 'timm'
+    if mod.startswith('transformers.') and has('query', 'key', 'value', 'num_attention_heads', 'attention_head_size', 'all_head_size'): return 'bert'
+    if mod.startswith('transformers.') and has('c_attn', 'c_proj', 'num_heads', 'head_dim', 'split_size'): return 'gpt2'
+    return None
+
+class AttentionHeads:
+    "The heads of one attention module: the layers whose output channels are head positions, head count and width, and what to update after a removal"
+    def __init__(self, name: str, module: nn.Module, kind: str): self.name, self.module, self.kind = name, module, kind
+    @property
+    def members(self) -> list[nn.Module]: return _ATTENTION[self.kind][0](self.module)
+    @property
+    def width(self) -> int:
+        "Head positions now (heads × head width)"
+        return _ATTENTION[self.kind][1](self.module)
+    @property
+    def num_heads(self) -> int: return getattr(self.module, _ATTENTION[self.kind][2])
+    @property
+    def head_dim(self) -> int: return getattr(self.module, _ATTENTION[self.kind][3])
+
+    def refusal(self, heads: bool) -> str | None:
+        "Why this attention cannot be pruned (head width, or whole `heads`), or None"
+        m = self.module
+        if self.kind == 'mha' and not m._qkv_same_embed_dim: return 'its keys or values have their own width (kdim/vdim)'
+        if self.kind == 'swin' and isinstance(m, ShiftedWindowAttentionV2): return "Swin V2's cosine attention with a position-bias network is not supported"
+        if self.kind == 'timm':
+            if not isinstance(getattr(m, 'norm', None) or nn.Identity(), nn.Identity): return 'its LayerNorm over all heads (scale_norm) mixes the heads'
+            if getattr(m, 'gate', None) is not None: return 'gated attention is not supported'
+            if not all(isinstance(getattr(m, a, None) or nn.Identity(), nn.Identity) for a in ('q_norm', 'k_norm')):
+                return 'its LayerNorm over each head (qk_norm) is not supported'
+        if self.kind == 'gpt2' and hasattr(m, 'q_attn'): return 'cross-attention is not supported'
+        if self.kind == 'bert' and not hasattr(m, 'scaling'): return 'this version of transformers computes the scale from the head width'
+        return None
+
+    def key(self, idx: int, heads: bool) -> int:
+        "The unit of output channel `idx` of a member: its head (`heads`), or its place within a head (the same place in every head, of q, k and v, goes together)"
+        p = idx % self.width
+        return p // self.head_dim if heads else p % self.head_dim
+
+    def sync(self, heads: bool, head_dim: int, num_heads: int, fold: bool = True):
+        "After a removal: fewer heads of `head_dim` (`heads`), or `num_heads` narrower heads. With `fold`, where the attention scale follows the head width (`nn.MultiheadAttention`, timm's fused path), multiply q by √(new/old width) so that the scale stays the old one"
+        m, w = self.module, self.width
+        H, d = (w // head_dim, head_dim) if heads else (num_heads, w // num_heads)
+        if H * d != w: raise RuntimeError(f"{self.name}: {w} head positions do not make {H} heads of {d}")
+        setattr(m, _ATTENTION[self.kind][2], H); setattr(m, _ATTENTION[self.kind][3], d)
+        if self.kind == 'timm': m.attn_dim, m.scale = w, d ** -0.5
+        elif self.kind == 'bert': m.all_head_size = w
+        elif self.kind == 'gpt2': m.split_size = w
+        if fold and d != head_dim and self.kind in ('mha', 'timm'):
+            with torch.no_grad():
+                for p in ([m.qkv.weight, m.qkv.bias] if self.kind == 'timm' else [m.in_proj_weight, m.in_proj_bias]):
+                    if p is not None: p[:w].mul_(math.sqrt(d / head_dim))
+    def __repr__(self): return f"AttentionHeads({self.name!r}, {self.kind}, {self.num_heads} heads of {self.head_dim})"
+
+def _sync_widths(model: nn.Module):
+    "Widths some models keep as attributes and use in `forward` (torchvision's `VisionTransformer.hidden_dim`), set from their layers after a removal"
+    for m in model.modules():
+        if isinstance(m, VisionTransformer): m.hidden_dim = m.conv_proj.out_channels
+
+# %% ../nbs/09_structural.ipynb #2f416fdf
+def _dim_of(grad_fn, ndim: int) -> int:
+    "The dimension an autograd record saved (a negative one is stored modulo 2⁶⁴)"
+    d = int(grad_fn._saved_dim)
+    return d - 2**64 + ndim if d >= 2**63 else d
+
+def _reaches_linear(node, forward: bool, depth: int = 0) -> bool:
+    "Does `node` lead, through element-wise operations only, to a linear layer?"
+    for n in (node.outputs if forward else node.inputs):
+        if isinstance(n.module, (nn.Linear, nn.Embedding)) or is_input_major(n.module): return True
+        if n.type == OPTYPE.ELEMENTWISE and depth < 20 and _reaches_linear(n, forward, depth + 1): return True
+    return False
+
+@contextmanager
+def _safe_reshapes(DG):
+    "While inside, a reshape whose channels Torch-Pruning cannot map is recorded in `DG.unmapped` (its groups are refused) instead of failing or mapping them wrongly: it divides by zero on ShuffleNet's channel shuffle, and maps a flatten stride through views that are no flatten before a linear layer"
+    orig = tp_index_mapping.update_reshape_index_mapping
+    def safe(graph, node):
+        if node in graph.unmapped: return
+        try: orig(graph, node)
+        except ZeroDivisionError: graph.unmapped.add(node); return
+        deps = node.dependencies + [d for n in node.inputs + node.outputs for d in n.dependencies if d.target is node]
+        if any(isinstance(mp, tp_index_mapping._FlattenIndexMapping) for d in deps for mp in d.index_mapping) \
+           and not (_reaches_linear(node, True) or _reaches_linear(node, False)):
+            for d in deps: d.index_mapping[0] = None
+            graph.unmapped.add(node)
+    tp_index_mapping.update_reshape_index_mapping = safe
+    try: yield
+    finally: tp_index_mapping.update_reshape_index_mapping = orig
+
+class _Graph(tp.DependencyGraph):
+    "Torch-Pruning's `DependencyGraph`, with splits along the last dimension of a sequence mapped (GPT-2's `c_attn(x).split(n, dim=2)`), split outputs taken in their order, split sizes kept up to date, slices of channels-last maps along their spatial dims passing channels through (Swin), and groups built with a set instead of a scan (large groups were quadratic)"
+    def _fix_slices(self):
+        "A slice along a dimension that does not hold the channels passes them through (Torch-Pruning takes dim 1 of a 4-d tensor for channels; Swin's `x[:, 0::2, 0::2, :]` slices a channels-last map)"
+        for node in self.module2node.values():
+            gf = node.grad_fn
+            if node.type != OPTYPE.SLICE or not hasattr(gf, '_saved_self_sym_sizes'): continue
+            sizes = list(gf._saved_self_sym_sizes)
+            chs = next((c for i in node.inputs if (c := infer_out_channels_recursively(self, i, [0])) is not None), None)
+            if chs is not None and sizes[_dim_of(gf, len(sizes))] != chs:
+                node.type = OPTYPE.ELEMENTWISE
+                for dep in node.dependencies + [d for i in node.inputs for d in i.dependencies if d.target is node]: dep.index_mapping[0] = None
+
+    def _fix_splits(self):
+        "Map channel splits (dim 1, or the last dim of a 3-d sequence) from their traced sizes, kept up to date as Torch-Pruning cuts them, to their outputs in output order"
+        for node in self.module2node.values():
+            gf = node.grad_fn
+            if node.type != OPTYPE.SPLIT or not hasattr(gf, '_saved_self_sym_sizes'): continue
+            sizes = list(gf._saved_self_sym_sizes)
+            d = _dim_of(gf, len(sizes))
+            if not (d == 1 or (len(sizes) == 3 and d == 2)): continue
+            if not getattr(node.module, '_traced_sizes', False):
+                node.module._traced_sizes, n = True, sizes[d]
+                step = getattr(gf, '_saved_split_size', None)
+                node.module.split_sizes = list(gf._saved_split_sizes) if step is None else [min(step, n - i) for i in range(0, n, step)]
+            order = {}
+            for o in node.outputs:
+                nr = next((i for f, i in o.grad_fn.next_functions if f is gf), None) if o.grad_fn is not None else None
+                if nr is None: order = None; break
+                order.setdefault(nr, []).append(o)
+            if order is None: continue
+            offs = [0]
+            for s in node.module.split_sizes: offs.append(offs[-1] + s)
+            node.module.offsets, node.enable_index_mapping = offs, False     # Torch-Pruning's own update maps in trace order
+            for i, outs in order.items():
+                for o in outs:
+                    for dep in node.dependencies:
+                        if dep.target is o: dep.index_mapping[0] = tp_index_mapping._SplitIndexMapping(offset=offs[i:i + 2], reverse=False)
+                    for dep in o.dependencies:
+                        if dep.target is node: dep.index_mapping[0] = tp_index_mapping._SplitIndexMapping(offset=offs[i:i + 2], reverse=True)
+
+    def get_pruning_group(self, module, pruning_fn, idxs):
+        "Torch-Pruning's group of `module`'s channels `idxs`, cut by `pruning_fn`: everything coupled to them"
+        self._fix_splits()
+        if module not in self.module2node: raise ValueError(f"Module {module} is not in the dependency graph.")
+        if isinstance(module, tp.ops.TORCH_CONV) and module.groups == module.out_channels and module.out_channels > 1:
+            pruning_fn = tp.pruner.function.prune_depthwise_conv_out_channels
+        idxs = [_helpers._HybridIndex(idx=i, root_idx=i) for i in ([idxs] if isinstance(idxs, int) else idxs)]
+        with _safe_reshapes(self): tp_index_mapping.update_index_mapping(self)
+        group, root = Group(), self.module2node[module]
+        group.add_dep(Dependency(pruning_fn, pruning_fn, source=root, target=root), idxs)
+        visited, seen, stack = set(), set(), [(group[0].dep, idxs)]
+        while stack:
+            dep, idxs = stack.pop(-1)
+            node, fn = dep.target, dep.handler
+            visited.add(node)
+            if node in self.unmapped: continue                                 # such a group is refused: no need to map further
+            for new_dep in node.dependencies:
+                if not new_dep.is_triggered_by(fn): continue
+                new_idxs = idxs
+                for mapping in new_dep.index_mapping:
+                    if mapping is not None: new_idxs = mapping(new_idxs)
+                if len(new_idxs) == 0: continue
+                key = (new_dep.target, new_dep.handler, tuple(new_idxs))
+                if new_dep.target in visited and key in seen: continue
+                seen.add(key)
+                group.add_dep(new_dep, new_idxs); stack.append((new_dep, new_idxs))
+        acc = {}                                                               # one item per (layer, cut), indices merged in order
+        for dep, idxs in group.items:
+            if isinstance(dep.target.module, nn.Parameter) and any(dep.target.module is p for p in self.ignored_params): continue
+            k = (dep.target, dep.handler)
+            if k in acc: acc[k][1].extend(idxs); acc[k][2] = True
+            else: acc[k] = [dep, list(idxs), False]
+        merged = Group()
+        for dep, idxs, twice in acc.values():
+            have = set()
+            merged.add_dep(dep, [i for i in idxs if not (i.idx in have or have.add(i.idx))] if twice else idxs)
+        merged._DG = self
+        for i in range(len(merged)):
+            h = merged[i].idxs
+            merged[i] = _helpers.GroupItem(merged[i].dep, _helpers.to_plain_idxs(h))
+            merged[i].root_idxs = _helpers.to_root_idxs(h)
+        return merged
+
+def build_graph(model: nn.Module, example_inputs, heads: bool = False) -> tp.DependencyGraph:
+    "Torch-Pruning's `DependencyGraph` of `model` traced on `example_inputs` (the model's mode is kept), knowing attention heads (`heads`: whole heads go), Hugging Face's `Conv1D`, class tokens, position embeddings and layer scale; refuses parameters it cannot prune"
     training, example_inputs = model.training, _plain(example_inputs)
-    try:
-        with torch.enable_grad(): DG = tp.DependencyGraph().build_dependency(model, example_inputs, verbose=False)
-    finally: model.train(training)
-    if DG.unwrapped_parameters:
-        names, mods = [DG._param_to_name[u.parameters] for u in DG.unwrapped_parameters], dict(model.named_modules())
-        owners = sorted({n.rpartition('.')[0] for n in names})
-        raise ValueError(f"structural pruning refuses parameters Torch-Pruning does not know how to prune: {names} (in "
+    _swap_swin(model)
+    names = {m: n for n, m in model.named_modules()}
+    attn = {m: AttentionHeads(names[m], m, k) for m in model.modules() if (k := attention_kind(m)) is not None}
+    own = [t for m, a in attn.items() if a.kind == 'swin' and (t := getattr(m, 'relative_position_bias_table', None)) is not None]   # cut with their heads, not by Torch-Pruning
+    wrapped = {id(p) for m in model.modules() if (tp.ops.module2type(m) in tp.pruner.function.PrunerBox and tp.ops.module2type(m) != OPTYPE.ELEMENTWISE)
+               or is_input_major(m) for p in m.parameters()} | {id(p) for p in own}
+    unwrapped, refused = {}, []
+    for n, p in model.named_parameters():
+        if id(p) in wrapped: continue
+        if (d := _feature_dim(p)) is None: refused.append(n)
+        else: unwrapped[p] = d
+    if refused:
+        mods = dict(model.named_modules())
+        owners = sorted({n.rpartition('.')[0] for n in refused})
+        raise ValueError(f"structural pruning refuses parameters Torch-Pruning does not know how to prune: {refused} (in "
                          + ', '.join(f"{o or 'the model'} ({type(mods[o]).__name__})" for o in owners)
                          + "); it would cut them along a guessed dimension. Build the model from standard layers, or leave it unpruned")
+    DG, grads = _Graph(), [(p, p.requires_grad) for p in own]
+    DG.unmapped = set()
+    try:
+        for p in own: p.requires_grad_(False)                               # not traced
+        with torch.enable_grad(), _safe_reshapes(DG):
+            DG.build_dependency(model, example_inputs, forward_fn=call_model, output_transform=_tensors, verbose=False,
+                                unwrapped_parameters=list(unwrapped.items()),
+                                customized_pruners={type(m): Conv1DPruner() for m in model.modules() if is_input_major(m)})
+    finally:
+        model.train(training)
+        for p, r in grads: p.requires_grad_(r)
+    if blind := [a for a in attn.values() if a.refusal(heads) and not all(mm in DG.module2node for mm in a.members)]:
+        raise ValueError(f"structural pruning refuses {', '.join(f'{a.name} ({type(a.module).__name__}: {a.refusal(heads)})' for a in blind)}: "
+                         "its layers are not called, so Torch-Pruning cannot see them")
+    DG._fix_slices()
+    DG.attention, DG.heads = attn, heads
+    DG.member_of = {mm: a for a in attn.values() for mm in a.members}
     return DG
 
 # %% ../nbs/09_structural.ipynb #9865f1f1
 _CHANNEL_LOCAL = {OPTYPE.CONV, OPTYPE.DEPTHWISE_CONV, OPTYPE.LINEAR, OPTYPE.BN, OPTYPE.PRELU, OPTYPE.IN, OPTYPE.ELEMENTWISE,
-                  OPTYPE.CONCAT, OPTYPE.SPLIT, OPTYPE.RESHAPE, OPTYPE.UNBIND, OPTYPE.EXPAND, OPTYPE.SLICE}
+                  OPTYPE.CONCAT, OPTYPE.SPLIT, OPTYPE.RESHAPE, OPTYPE.UNBIND, OPTYPE.EXPAND, OPTYPE.SLICE,
+                  OPTYPE.CUSTOMIZED, OPTYPE.PARAMETER, OPTYPE.EMBED}
 
 def _real(m) -> bool: return isinstance(m, nn.Module) and not type(m).__module__.startswith('torch_pruning')
 
@@ -79,27 +382,72 @@ def _kind(DG, handler) -> str:
 
 def _dim(m: nn.Module, pname: str, kind: str, ndim: int) -> int | None:
     "The dimension of parameter `pname` of `m` that a cut of `kind` slices (None: untouched)"
-    t = getattr(m, 'transposed', False)
     if ndim == 1: return 0 if kind == 'out' else None
+    if isinstance(m, nn.Embedding): return 1 if kind == 'out' else None
+    t = getattr(m, 'transposed', False) or is_input_major(m)
     return (1 if t else 0) if kind == 'out' else (0 if t else 1)
 
-def _unsupported(group, names: dict, mask: bool = False) -> str | None:
+def group_slices(group) -> list[tuple]:
+    "Every parameter slice a Torch-Pruning group cuts, `(module, parameter name, dim, idxs, root idxs)`: layers' weights and biases, loose parameters (class tokens, layer scale), a grouped convolution's input channels as columns of its weight (`idx % (in_channels / groups)`)"
+    DG, out = group._DG, []
+    for it in group.items:
+        node, m = it.dep.target, it.dep.target.module
+        idxs, root = torch.as_tensor(it.idxs, dtype=torch.long), torch.as_tensor(it.root_idxs, dtype=torch.long)
+        if isinstance(m, nn.Parameter):
+            path = DG._param_to_name[m].rpartition('.')
+            out.append((DG.model.get_submodule(path[0]), path[2], node.pruning_dim % m.ndim, idxs, root)); continue
+        if not _real(m) or node.type in (OPTYPE.MHA, OPTYPE.LSTM): continue
+        kind = _kind(DG, it.dep.handler)
+        for pn, p in m.named_parameters(recurse=False):
+            if (d := _dim(m, pn, kind, p.ndim)) is None: continue
+            out.append((m, pn, d, idxs % p.shape[d] if kind == 'in' and isinstance(m, nn.modules.conv._ConvNd) and m.groups > 1 else idxs, root))
+    return out
+
+def group_refusal(group, names: dict, mask: bool = False) -> str | None:
     "Why `group` cannot be removed (or, with `mask`, masked exactly); None if it can"
+    DG = group._DG
     for it in group.items:
         node, m = it.dep.target, it.dep.target.module
         name = names.get(m, node.name)
-        if node.type == OPTYPE.OUTPUT or (not node.outputs and _kind(group._DG, it.dep.handler) == 'out'):
+        if node.type == OPTYPE.OUTPUT or (not node.outputs and _kind(DG, it.dep.handler) == 'out' and node.type != OPTYPE.PARAMETER):
             return f"its channels are outputs of the model (through {name})"
-        if isinstance(m, nn.modules.conv._ConvNd) and m.groups > 1 and node.type != OPTYPE.DEPTHWISE_CONV:
-            return f"{name} is a grouped convolution (groups={m.groups})"
+        if node in DG.unmapped: return f"it passes through a reshape whose channels Torch-Pruning cannot map ({node.grad_fn.name()}: a channel shuffle or an unflatten)"
+        a = DG.member_of.get(m) if _kind(DG, it.dep.handler) == 'out' else None    # this group holds the attention's head positions
+        if a is not None and (why := a.refusal(DG.heads)): return f"{a.name} ({type(a.module).__name__}): {why}"
         if mask and node.type not in _CHANNEL_LOCAL:
             return f"{name} ({type(m).__name__}) mixes channels, so zeroed channels and removed channels differ"
     return None
 
+def _units(group) -> Tensor:
+    "The group's channels in units that go together, one row each: the same place in every head (or one whole head) of q, k and v, the same place in every group of a grouped convolution or GroupNorm; else one channel"
+    DG, n = group._DG, len(group[0].idxs)
+    parent = list(range(n))
+    def find(i):
+        while parent[i] != i: parent[i] = parent[parent[i]]; i = parent[i]
+        return i
+    for it in group.items:
+        m, node, kind = it.dep.target.module, it.dep.target, _kind(DG, it.dep.handler)
+        if (a := DG.member_of.get(m)) is not None and kind == 'out': key = lambda i, a=a: a.key(i, DG.heads)
+        elif isinstance(m, nn.modules.conv._ConvNd) and m.groups > 1 and node.type != OPTYPE.DEPTHWISE_CONV:
+            key = lambda i, s=(m.in_channels if kind == 'in' else m.out_channels) // m.groups: i % s
+        elif isinstance(m, nn.GroupNorm) and m.num_groups > 1: key = lambda i, s=m.num_channels // m.num_groups: i % s
+        else: continue
+        first = {}
+        for i, r in zip(it.idxs, it.root_idxs):
+            k = key(i)
+            if k in first: parent[find(r)] = find(first[k])
+            else: first[k] = r
+    comps = {}
+    for r in range(n): comps.setdefault(find(r), []).append(r)
+    if len({len(c) for c in comps.values()}) != 1:
+        raise ValueError(f"its channels do not split into units of one size (heads, convolution groups): {sorted({len(c) for c in comps.values()})}")
+    return torch.tensor(sorted(comps.values()), dtype=torch.long)
+
 # %% ../nbs/09_structural.ipynb #ecedf988
-def _slicer(keeps: dict):
+def _slicer(steps):
+    "Cut a tensor as a parameter was cut: `steps` = [(dim, kept indices), ...]"
     def f(t: Tensor) -> Tensor:
-        for d, k in keeps.items(): t = t.index_select(d, k.to(t.device))
+        for d, k in steps: t = t.index_select(d, k.to(t.device))
         return t
     return f
 
@@ -120,6 +468,37 @@ def repoint_optimizer(opt, changes: dict):
             st = opt.state.pop(old)
             opt.state[new] = {k: sl(v) if isinstance(v, Tensor) and v.shape == old.shape else v for k, v in st.items()}
 
+@contextmanager
+def _recording(log: dict):
+    "While inside, record every parameter Torch-Pruning cuts: `log[id(new)] = (original parameter, new, [(dim, kept indices), ...])` (its functions cut each parameter through one method)"
+    orig = BasePruningFunc._prune_parameter_and_grad
+    def rec(self, weight, keep_idxs, pruning_dim):
+        keep = [int(i) for i in keep_idxs]
+        new = orig(self, weight, keep, pruning_dim)
+        root, _, steps = log.pop(id(weight), (weight, None, []))
+        log[id(new)] = (root, new, steps + [(pruning_dim % weight.ndim, torch.tensor(keep, dtype=torch.long))])
+        return new
+    BasePruningFunc._prune_parameter_and_grad = rec
+    try: yield log
+    finally: BasePruningFunc._prune_parameter_and_grad = orig
+
+class _Undo:
+    "What a Torch-Pruning cut changes (layers' attributes, every module's parameters and buffers, the graph's bookkeeping), to put back if the cut fails"
+    def __init__(self, DG, group, extra=()):
+        self.DG, mods = DG, set(extra)
+        for it in group.items:
+            if isinstance(it.dep.target.module, nn.Module): mods.update(it.dep.target.module.modules())
+        self.attrs = [(m, {k: list(v) if isinstance(v, list) else v for k, v in m.__dict__.items()}) for m in mods]
+        self.params = [(m, m._parameters.copy(), m._buffers.copy()) for m in DG.model.modules()]
+        self.p2n, self.m2n, self.hist = dict(DG._param_to_name), dict(DG.module2node), len(DG._pruning_history)
+        self.pmod = [(node, node.module) for node in DG.module2node.values() if node.type == OPTYPE.PARAMETER]
+    def __call__(self):
+        for m, d in self.attrs: m.__dict__.clear(); m.__dict__.update(d)
+        for m, ps, bs in self.params: m.__dict__['_parameters'], m.__dict__['_buffers'] = ps, bs
+        self.DG._param_to_name, self.DG.module2node = self.p2n, self.m2n
+        for node, m in self.pmod: node.module = m
+        del self.DG._pruning_history[self.hist:]
+
 # %% ../nbs/09_structural.ipynb #e2a6b445
 def group_scores(group, criteria='large_final', names: dict | None = None, generator: torch.Generator | None = None,
                  states: dict | None = None) -> Tensor:
@@ -131,20 +510,15 @@ def group_scores(group, criteria='large_final', names: dict | None = None, gener
         raise ValueError(f"criteria={crit.name!r} needs {crit.needs}: give `states` ({{module: LayerState}}, e.g. `StructuralPruner.track`) "
                          "or use a criterion without needs, such as 'large_final', or 'bn_scale'")
     total, weights = torch.zeros(n), torch.zeros(n)
-    for it in group.items:
-        m = it.dep.target.module
-        if bn:
-            if not isinstance(m, nn.modules.batchnorm._BatchNorm) or m.weight is None: continue
-            s, d = m.weight.detach().abs(), 0
+    for m, pn, d, idxs, root in group_slices(group):
+        if pn != 'weight' or not (isinstance(m, nn.modules.batchnorm._BatchNorm) if bn else _weighted(m)): continue
+        if bn: s = m.weight.detach().abs()
         else:
-            if not isinstance(m, (nn.modules.conv._ConvNd, nn.Linear)): continue
-            d = _dim(m, 'weight', _kind(group._DG, it.dep.handler), 2)
             if crit.needs and m not in states:
                 raise ValueError(f"criteria={crit.name!r} needs {crit.needs}; `states` has none for {names.get(m, type(m).__name__)!r}")
             s = crit(m.weight.detach(), states[m] if m in states else LayerState(names.get(m, ''), m, generator))
         per = s.movedim(d, 0).reshape(s.shape[d], -1).float()   # one row per channel of this member: its slice's scores
-        root = torch.as_tensor(it.root_idxs)
-        total.index_add_(0, root, per.sum(1)[torch.as_tensor(it.idxs, device=s.device)].cpu())
+        total.index_add_(0, root, per.sum(1)[idxs.to(s.device)].cpu())
         weights.index_add_(0, root, torch.full((len(root),), float(per.shape[1])))
     if (weights == 0).any():
         raise ValueError(f"criteria={criteria!r}: the group rooted at {names.get(group[0].dep.target.module, group[0].dep.target.name)} "
@@ -160,23 +534,101 @@ def _check_plan(speedup, criteria, context, max_fraction, round_to):
     if criteria != 'bn_scale': get_criterion(criteria)
 
 # %% ../nbs/09_structural.ipynb #c783929a
+def _outputs(model, x) -> list[Tensor]:
+    "The model's floating-point outputs on `x`, in eval mode, without gradients (its mode is kept)"
+    training = model.training
+    try:
+        model.eval()
+        with torch.no_grad(): return [t.detach().float().clone() for t in _tensors(call_model(model, x)) if t.is_floating_point()]
+    finally: model.train(training)
+
+def _ops(group) -> str:
+    "The operations (not layers) a group passes through, by their autograd names"
+    ops = sorted({it.dep.target.grad_fn.name() for it in group.items if not _real(it.dep.target.module)
+                  and it.dep.target.grad_fn is not None and hasattr(it.dep.target.grad_fn, 'name')})
+    return ', '.join(ops) or 'none'
+
+def _probe_units(n: int) -> list[int]:
+    "Which of `n` units to try removing: a third and two thirds in (never unit 0, which a wrong mapping such as a channel shuffle leaves in place), never all"
+    return sorted({max(1, n // 3), max(1, 2 * n // 3)})[:n - 1]
+
 class StructuralPruner:
-    "The channel groups of `model` from one Torch-Pruning `DependencyGraph`: list, score, mask and remove them"
-    def __init__(self, model: nn.Module, example_inputs, ignored_layers=None, seed: int = 0):
-        self.model, self.example_inputs = model, _plain(example_inputs)
+    "The channel groups of `model` from one Torch-Pruning `DependencyGraph`: list, score, mask and remove them; with `heads`, attention loses whole heads instead of head width; `check` tries every group on a copy first"
+    def __init__(self, model: nn.Module, example_inputs, ignored_layers=None, seed: int = 0, heads: bool = False, check: bool = True):
+        self.model, self.example_inputs, self.heads = model, _plain(example_inputs), heads
         self.ignored = default_ignored(model) if ignored_layers is None else resolve_layers(model, ignored_layers)
-        self.DG = build_graph(model, example_inputs)
+        self.DG = build_graph(model, example_inputs, heads)
         self.names = {m: n for n, m in model.named_modules()}
         self.generator = torch.Generator().manual_seed(seed)
-        self.base_macs, self.base_params = count_macs(model, example_inputs)
-        self.roots, self.skipped = {}, {}
-        for g in self.DG.get_all_groups(ignored_layers=self.ignored):
+        self._base = count_macs(model, self.example_inputs)
+        self.roots, self.skipped, self._units, self._full = {}, {}, {}, {}
+        for g in self.DG.get_all_groups(ignored_layers=self.ignored, root_module_types=(nn.modules.conv._ConvNd, nn.Linear, *{type(m) for m in model.modules() if is_input_major(m)})):
             root = g[0].dep.target.module
-            if why := _unsupported(g, self.names): self.skipped[self.names[root]] = why
-            else: self.roots[self.names[root]] = (root, g[0].dep.handler)
+            name = self.names[root]
+            if why := group_refusal(g, self.names): self.skipped[name] = why; continue
+            try: u = _units(g)
+            except ValueError as e: self.skipped[name] = str(e); continue
+            if len(u) < 2: self.skipped[name] = f"one unit of {u.shape[1]} channels (heads, convolution groups): it cannot lose any and keep one"; continue
+            self.roots[name], self._units[name], self._full[name] = (root, g[0].dep.handler), u, g
         self.initial = self.channels()
+        self.initial_units = {n: len(u) for n, u in self._units.items()}
         self.stats, self.states = None, {}
+        if check: self.check()
 
+    # -- copies, and trying groups on them
+    def _clone(self, names=None) -> StructuralPruner:
+        "A copy of this pruner on a deep copy of its model, traced afresh (a graph is too deeply linked to deep-copy), with the groups `names` (all if None), the same ceilings and base MACs"
+        c = object.__new__(StructuralPruner)
+        c.model, c.example_inputs, c.heads, c.generator = copy.deepcopy(self.model), self.example_inputs, self.heads, self.generator
+        c.names = {m: n for n, m in c.model.named_modules()}
+        mods = {n: m for m, n in c.names.items()}
+        c.ignored, c.DG = [mods[self.names[m]] for m in self.ignored], build_graph(c.model, c.example_inputs, self.heads)
+        c.roots = {n: (mods[n], c.DG.get_pruner_of_module(mods[n]).prune_out_channels) for n in (self.roots if names is None else names)}
+        c.skipped, c._units, c._full, c.stats, c.states = dict(self.skipped), {}, {}, None, {}
+        c.initial, c.initial_units, c._base = dict(self.initial), dict(self.initial_units), self._base
+        return c
+
+    def _try(self, names: list, mask: bool):
+        "On a copy: remove (with `mask`, first zero) one or two units of each group in `names` (a third and two thirds in: a unit that a wrong mapping leaves in place, like channel 0 under a channel shuffle, would hide it); raise if that fails, the outputs change shape, or the masked and removed models differ"
+        r = self._clone(names)
+        ref = _outputs(r.model, r.example_inputs)
+        todo = {n: (u := r.units(n))[_probe_units(len(u))].reshape(-1).tolist() for n in names}
+        if mask:
+            for n, idxs in todo.items(): r.mask(n, idxs)
+            ref = _outputs(r.model, r.example_inputs)
+        for n, idxs in todo.items(): r.remove(n, idxs)
+        out = _outputs(r.model, r.example_inputs)
+        if [t.shape for t in out] != [t.shape for t in ref]:
+            raise RuntimeError(f"the outputs change shape: {[tuple(t.shape) for t in ref]} → {[tuple(t.shape) for t in out]}")
+        if mask:
+            diff = max(((a - b).abs().max() / (1 + b.abs().max())).item() for a, b in zip(out, ref))
+            if diff > 1e-4: raise RuntimeError(f"removing its channels does not compute what zeroing them does (relative difference {diff:.2g})")
+
+    def _failing(self, names: list, mask: bool) -> dict:
+        "The groups among `names` that fail `_try`, with the reason (halving the set until each failure is named)"
+        if not names: return {}
+        try: self._try(names, mask); return {}
+        except Exception as e:
+            if len(names) == 1:
+                g = self.group(names[0])
+                return {names[0]: f"{type(e).__name__}: {e} (operations in the group: {_ops(g)})"}
+            half = len(names) // 2
+            bad = {**self._failing(names[:half], mask), **self._failing(names[half:], mask)}
+            return bad or {n: f"fails only together with {names} ({type(e).__name__}: {e})" for n in names}
+
+    def check(self) -> dict:
+        "Try every group on a copy of the model: remove one unit of each and run the model; where masks are exact, also compare with the unit zeroed. Groups that fail move to `skipped`, with the reason; returns them"
+        maskable = [n for n in self.roots if group_refusal(self.group(n), self.names, mask=True) is None]
+        bad = self._failing(maskable, mask=True)
+        bad.update(self._failing([n for n in self.roots if n not in maskable], mask=False))
+        for n, why in bad.items(): self._skip(n, why)
+        return bad
+
+    def _skip(self, name, why):
+        for d in (self.roots, self._units, self._full): d.pop(name, None)
+        self.skipped[name] = why
+
+    # -- the groups
     def track(self, criteria, decay=None) -> Statistics | None:
         "Collect the gradient statistics `criteria` needs (taylor, fisher…) for every conv and linear layer; `self.stats.update()` after each backward; `remove` slices them"
         crit = get_criterion(criteria)
@@ -193,7 +645,23 @@ class StructuralPruner:
 
     def channels(self) -> dict:
         "Current number of channels of each prunable group, by root layer name"
-        return {n: self.DG.get_out_channels(m) for n, (m, _) in self.roots.items()}
+        return {n: self._size(m, h) for n, (m, h) in self.roots.items()}
+    def _size(self, m, handler):
+        return self.DG.get_out_channels(m) if _kind(self.DG, handler) == 'out' else self.DG.get_in_channels(m)
+    def units(self, layer) -> Tensor:
+        "The channels of `layer`'s group that go together, one unit per row (one channel each, except in attention and grouped convolutions)"
+        name = self._name(layer)
+        if name not in self._units: self._units[name] = _units(self.group(name))
+        return self._units[name]
+    @property
+    def base_macs(self) -> int:
+        "MACs of the model as it was when this pruner was built"
+        return self._base[0]
+    @property
+    def base_params(self) -> int:
+        "Parameters of the model as it was when this pruner was built"
+        return self._base[1]
+
     def macs(self) -> int:
         "MACs of the model now, on the example inputs"
         return count_macs(self.model, self.example_inputs)[0]
@@ -204,80 +672,155 @@ class StructuralPruner:
         "Torch-Pruning's pruning history as plain lists and ints (replayable by `DependencyGraph.load_pruning_history`)"
         return [[n, bool(o), [int(i) for i in idxs]] for n, o, idxs in self.DG.pruning_history()]
 
-    def group(self, layer, idxs=None):
-        "Torch-Pruning's group rooted at `layer` (a name or module) for channels `idxs` (all if None)"
+    def _name(self, layer):
         name = layer if isinstance(layer, str) else self.names.get(layer)
         if name in self.skipped: raise ValueError(f"layer={name!r}: its group cannot be pruned: {self.skipped[name]}")
         if name not in self.roots:
             raise ValueError(f"layer={name!r} is not the root of a prunable group (ignored layers and their groups are not); roots: {list(self.roots)}")
+        return name
+
+    def group(self, layer, idxs=None):
+        "Torch-Pruning's group rooted at `layer` (a name or module) for channels `idxs` (all if None)"
+        name = self._name(layer)
         m, handler = self.roots[name]
-        n = self.DG.get_out_channels(m)
-        idxs = list(range(n)) if idxs is None else sorted({int(i) for i in idxs})
+        if idxs is None and name in self._full: return self._full[name]
+        n = self._size(m, handler)
+        if idxs is None:
+            self._full[name] = self.DG.get_pruning_group(m, handler, list(range(n)))
+            return self._full[name]
+        idxs = sorted({int(i) for i in idxs})
         if idxs and not (0 <= idxs[0] and idxs[-1] < n): raise ValueError(f"idxs={idxs}: channels of {name!r} are 0..{n - 1}")
         return self.DG.get_pruning_group(m, handler, idxs)
+
+    def _whole(self, name, idxs):
+        "Check that `idxs` are whole units of the group (all of a unit's channels or none)"
+        u, s = self.units(name), set(int(i) for i in idxs)
+        part = [row for row in u.tolist() if 0 < len(s & set(row)) < len(row)]
+        if part: raise ValueError(f"idxs of {name!r} split a unit {part[0]} (channels that go together: same place in every head or convolution group); "
+                                  "give whole rows of `units(layer)`")
+        if len(s) >= u.numel(): raise ValueError(f"idxs remove every channel of {name!r}: a group keeps at least one unit")
 
     def scores(self, criteria='large_final') -> dict:
         "Channel scores of every group (`group_scores`), by root layer name"
         return {n: group_scores(self.group(n), criteria, self.names, self.generator, self.states) for n in self.roots}
 
     def mask(self, layer, idxs) -> dict:
-        "Zero channels `idxs` of `layer`'s group (producers' rows, biases, BatchNorm γ and β, consumers' input slices); returns keep-masks by parameter name"
-        g = self.group(layer, idxs)
-        if why := _unsupported(g, self.names, mask=True): raise ValueError(f"layer={layer!r}: cannot mask its group exactly: {why}")
+        "Zero channels `idxs` of `layer`'s group (producers' rows, biases, BatchNorm γ and β, loose parameters, consumers' input slices); returns keep-masks by parameter name"
+        name = self._name(layer)
+        self._whole(name, idxs)
+        g = self.group(name, idxs)
+        if why := group_refusal(g, self.names, mask=True): raise ValueError(f"layer={layer!r}: cannot mask its group exactly: {why}")
         masks = {}
         with torch.no_grad():
-            for it in g.items:
-                m = it.dep.target.module
-                if not _real(m): continue
-                kind, idx = _kind(self.DG, it.dep.handler), torch.as_tensor(it.idxs, dtype=torch.long)
-                for pn, p in m.named_parameters(recurse=False):
-                    d = _dim(m, pn, kind, p.ndim)
-                    if d is None: continue
-                    keep = torch.ones(p.shape[d], dtype=torch.bool, device=p.device)
-                    keep[idx.to(p.device)] = False
-                    keep = keep.view([-1 if i == d else 1 for i in range(p.ndim)])
-                    mark_pruned(p, keep)
-                    key = f'{self.names[m]}.{pn}'
-                    masks[key] = masks[key] & keep if key in masks else keep
+            for m, pn, d, idx, _ in group_slices(g):
+                p = getattr(m, pn)
+                keep = torch.ones(p.shape[d], dtype=torch.bool, device=p.device)
+                keep[idx.to(p.device)] = False
+                keep = keep.view([-1 if i == d else 1 for i in range(p.ndim)])
+                mark_pruned(p, keep)
+                key = f'{self.names[m]}.{pn}'.lstrip('.')
+                masks[key] = masks[key] & keep if key in masks else keep
         return masks
 
-    def remove(self, layer, idxs, opt=None) -> dict:
-        "Remove channels `idxs` of `layer`'s group; re-point `opt` (if given) with its state sliced; returns old param → (new, slicer)"
-        g = self.group(layer, idxs)
-        cuts = {}
+    def _cut(self, name, idxs):
+        "Remove channels `idxs` (whole units) of group `name`: Torch-Pruning's cut, shared parameters tied again, attention's head counts set; returns (old param → (new, slicer), undo). If it fails the model is put back as it was"
+        self._whole(name, idxs)
+        g = self.group(name, idxs)
+        if not self.DG.check_pruning_group(g): raise ValueError(f"removing {len(idxs)} channels of {name!r} would leave a layer of its group without channels")
+        attn = {}
         for it in g.items:
-            if _real(m := it.dep.target.module): cuts.setdefault(m, {})[_kind(self.DG, it.dep.handler)] = set(it.idxs)
-        before = {(m, pn): p for m in cuts for pn, p in m.named_parameters(recurse=False)}
-        training = self.model.training
-        g.prune()
-        self.model.train(training)
-        changes = {}
-        for (m, pn), old in before.items():
-            new = getattr(m, pn)
-            if new is old: continue
-            keeps = {}
-            for d in range(old.ndim):
-                if old.shape[d] == new.shape[d]: continue
-                kind = next((k for k in ('out', 'in') if _dim(m, pn, k, old.ndim) == d), None)
-                keep = [i for i in range(old.shape[d]) if i not in cuts[m].get(kind, ())]
-                if len(keep) != new.shape[d]: raise RuntimeError(f"{self.names[m]}.{pn}: Torch-Pruning cut dim {d} to {new.shape[d]}, not to {len(keep)}")
-                keeps[d] = torch.tensor(keep)
-            sl = _slicer(keeps)
-            if not torch.equal(sl(old.detach()), new.detach()):
-                raise RuntimeError(f"{self.names[m]}.{pn}: Torch-Pruning kept other entries than its group's indices say; refusing to slice optimizer state")
-            changes[old] = (new, sl)
+            a = self.DG.member_of.get(it.dep.target.module)
+            if a is not None and _kind(self.DG, it.dep.handler) == 'out':
+                attn.setdefault(a, set()).update(i % a.width for i in it.idxs)
+        holders = {}
+        for m in self.model.modules():
+            for pn, p in m._parameters.items():
+                if p is not None: holders.setdefault(p, []).append((m, pn))
+        dims = {a: (a.head_dim, a.num_heads) for a in attn}
+        undo, training, log = _Undo(self.DG, g, [a.module for a in attn]), self.model.training, {}
+        try:
+            with _recording(log): g.prune()
+            self.model.train(training)
+            changes = {}
+            for root, new, steps in log.values():
+                if root in changes:                                     # a parameter shared by several layers (tied embeddings): tie it again
+                    if changes[root][0].shape != new.shape: raise RuntimeError(f"{_pname(holders, root)}: a shared parameter was cut two ways")
+                    continue
+                sl = _slicer(steps)
+                if not torch.equal(sl(root.detach()), new.detach()): raise RuntimeError(f"{_pname(holders, root)}: Torch-Pruning kept other entries than its record says")
+                changes[root] = (new, sl)
+            for root, (new, _) in changes.items():
+                for m, pn in holders.get(root, []): m._parameters[pn] = new
+            for a, pos in attn.items():
+                d0, h0 = dims[a]
+                if self.heads and a.kind == 'swin':                     # whole heads: their columns of the position bias table go too
+                    old = a.module.relative_position_bias_table
+                    keep = torch.tensor([h for h in range(h0) if not any(p // d0 == h for p in pos)])
+                    a.module.relative_position_bias_table = nn.Parameter(old.detach()[:, keep].clone(), requires_grad=old.requires_grad)
+                    changes[old] = (a.module.relative_position_bias_table, _slicer([(1, keep)]))
+                a.sync(self.heads, d0, h0)
+            _sync_widths(self.model)
+        except Exception:
+            undo(); _sync_widths(self.model); self.model.train(training)
+            raise
+        finally: self._forget(g)
+        return changes, undo
+
+    def _forget(self, g=None):
+        "Drop the cached groups and units a cut of `g` may have changed: its own and those sharing an operation (concat, split, reshape…) with it; all if `g` is None"
+        if g is None: self._units.clear(); self._full.clear(); return
+        ops = {it.dep.target for it in g.items if not _real(it.dep.target.module) and not isinstance(it.dep.target.module, nn.Parameter)}
+        root = g[0].dep.target.module
+        for n, fg in list(self._full.items()):
+            if fg[0].dep.target.module is root or any(it.dep.target in ops for it in fg.items): self._full.pop(n); self._units.pop(n, None)
+
+    def _apply(self, changes: dict, opt=None):
+        "Re-point `opt` and cut the gradient statistics after removals"
         if opt is not None: repoint_optimizer(opt, changes)
         if self.stats is not None: _slice_stats(self.stats, changes)
+
+    def remove(self, layer, idxs, opt=None) -> dict:
+        "Remove channels `idxs` of `layer`'s group (whole units); re-point `opt` (if given) with its state sliced; returns old param → (new, slicer). If Torch-Pruning fails half-way the model is put back as it was"
+        changes, _ = self._cut(self._name(layer), idxs)
+        self._apply(changes, opt)
         return changes
 
-    def plan(self, fraction: float, criteria='large_final', context='local', max_fraction=0.9, round_to=None) -> dict:
-        "Channels to remove for `fraction` of the channels, lowest scores first, per group ('local') or across groups ('global')"
-        cur, sc = self.channels(), self.scores(criteria)
-        room = {n: c - max(1, math.ceil((1 - max_fraction) * self.initial[n])) for n, c in cur.items()}   # removable under the ceiling
-        if context == 'local': n_rm = {n: max(0, min(round(fraction * c), room[n])) for n, c in cur.items()}
+    def _round(self, todo: dict, opt=None) -> int:
+        "Remove `todo` ({group: channels}) and count the MACs; if a cut or the count fails, undo the round and try the groups one at a time, setting aside those that fail. Returns the MACs"
+        done, changes = [], {}
+        try:
+            for n, idxs in todo.items(): done.append(self._cut(n, idxs))
+            macs = self.macs()
+        except Exception as e:
+            for _, undo in reversed(done): undo()
+            _sync_widths(self.model); self._forget()
+            if len(todo) > 1:
+                for n, idxs in todo.items(): macs = self._round({n: idxs}, opt)
+                return macs
+            n, idxs = next(iter(todo.items()))
+            self._skip(n, f"removing {len(idxs)} of its channels failed ({type(e).__name__}: {e})")
+            warn(f"StructuralPruner: the group rooted at {n!r} is set aside: {self.skipped[n]}")
+            return self.macs()
+        for ch, _ in done:                                              # a parameter cut in two groups: one change, both cuts
+            for old, (new, sl) in ch.items():
+                prev = next((o for o, (nw, _) in changes.items() if nw is old), None)
+                if prev is None: changes[old] = (new, sl)
+                else: changes[prev] = (new, (lambda f, g: lambda t: g(f(t)))(changes[prev][1], sl))
+        self._apply(changes, opt)
+        return macs
+
+    # -- planning
+    def plan(self, fraction, criteria='large_final', context='local', max_fraction=0.9, round_to=None) -> dict:
+        "Channels to remove for `fraction` (under 'local' also a dict of one per group) of the current units (channels; head positions or heads; places in convolution groups), lowest scores first, per group ('local') or across groups ('global')"
+        sc = self.scores(criteria)
+        us = {n: self.units(n) for n in self.roots}
+        usc = {n: sc[n][u].mean(1) for n, u in us.items()}                  # a unit scores the mean of its channels
+        cur = {n: len(u) for n, u in us.items()}
+        room = {n: c - max(1, math.ceil((1 - max_fraction) * self.initial_units[n])) for n, c in cur.items()}
+        if context == 'local': n_rm = {n: max(0, min(round((fraction[n] if isinstance(fraction, dict) else fraction) * c), room[n])) for n, c in cur.items()}
         else:
             names = list(cur)
-            norm = torch.cat([sc[n] / sc[n].abs().mean().clamp_min(1e-12) for n in names])
+            norm = torch.cat([usc[n] / usc[n].abs().mean().clamp_min(1e-12) for n in names])
             owner = [n for n in names for _ in range(cur[n])]
             n_rm, k = dict.fromkeys(names, 0), round(fraction * sum(cur.values()))
             for j in torch.argsort(norm, stable=True).tolist():
@@ -288,7 +831,7 @@ class StructuralPruner:
                 keep = (c - n_rm[n]) // round_to * round_to
                 if c - keep > room[n]: keep = c - room[n] + (-(c - room[n])) % round_to   # round up instead of passing the ceiling
                 n_rm[n] = max(0, min(c - keep, room[n]))
-        return {n: sorted(torch.argsort(sc[n], stable=True)[:k].tolist()) for n, k in n_rm.items() if k > 0}
+        return {n: sorted(us[n][torch.argsort(usc[n], stable=True)[:k]].reshape(-1).tolist()) for n, k in n_rm.items() if k > 0}
 
     def prune_to(self, speedup: float, criteria='large_final', context='local', max_fraction=0.9, round_to=None,
                  opt=None, max_iters: int = 50) -> float:
@@ -303,65 +846,146 @@ class StructuralPruner:
                 if frac >= 0.5: raise RuntimeError(f"speedup={speedup} cannot be reached: every group is at its ceiling max_fraction={max_fraction} "
                                                    f"(reached {self.base_macs / macs:.2f}×)")
                 floor = min(0.5, 2 * frac + 0.01); continue
-            for n, idxs in todo.items(): self.remove(n, idxs, opt)
-            macs = self.macs()
+            macs = self._round(todo, opt)
         raise RuntimeError(f"speedup={speedup} not reached after {max_iters} removals (reached {self.base_macs / macs:.2f}×)")
+
+    def channel_sparsity(self) -> float:
+        "Fraction of the units (channels; head positions or heads; places in convolution groups) removed since this pruner was built, over the groups it prunes, counted in the model"
+        cur = {n: len(self.units(n)) for n in self.roots}
+        return 1 - sum(cur.values()) / sum(self.initial_units[n] for n in cur)
+
+    def prune_to_sparsity(self, sparsity: float, criteria='large_final', context='local', max_fraction=0.9, round_to=None, opt=None) -> float:
+        "Remove units, lowest scores first, until `sparsity` of those this pruner started with are gone: in each group ('local') or over all groups ('global'), within the ceilings `max_fraction`; returns `channel_sparsity()`"
+        check_sparsity('sparsity', sparsity); _check_plan(1.0, criteria, context, max_fraction, round_to)
+        cur = {n: len(self.units(n)) for n in self.roots}
+        gone = {n: self.initial_units[n] - c for n, c in cur.items()}
+        if context == 'local': frac = {n: max(0, round(sparsity * self.initial_units[n]) - gone[n]) / c for n, c in cur.items()}
+        else: frac = max(0, round(sparsity * sum(self.initial_units[n] for n in cur)) - sum(gone.values())) / sum(cur.values())
+        if todo := self.plan(frac, criteria, context, max_fraction, round_to): self._round(todo, opt)
+        return self.channel_sparsity()
+
+    def check_target(self, speedup: float, criteria='large_final', context='local', max_fraction=0.9, round_to=None):
+        "Prune a copy of the model to `speedup` and raise a `ValueError` if that fails, before anything is cut (a loss-aware `criteria` is stood in for by 'large_final': a copy has no statistics); groups the copy set aside are set aside here too"
+        trial = self._clone()
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            try: trial.prune_to(speedup, 'bn_scale' if criteria == 'bn_scale' else 'large_final', context, max_fraction, round_to)
+            except Exception as e:
+                raise ValueError(f"speedup={speedup}: pruning a copy of the model to the target fails, so nothing is cut: {type(e).__name__}: {e}") from e
+        for n in set(trial.skipped) - set(self.skipped): self._skip(n, trial.skipped[n])
+
+def _pname(holders, p):
+    h = holders.get(p)
+    return f"{type(h[0][0]).__name__}.{h[0][1]}" if h else 'a parameter'
 
 # %% ../nbs/09_structural.ipynb #929a6b64
 def prune_to_speedup(model: nn.Module, example_inputs, speedup: float = 2.0, steps: int = 1, criteria='large_final', context='local',
                      max_fraction: float = 0.9, ignored_layers=None, round_to: int | None = None, dataloader=None, loss_func=None,
-                     n_batches: int = 8) -> StructuralPruner:
-    "Remove channels of `model` in `steps` steps (each to an intermediate target) until base MACs ÷ MACs ≥ `speedup`; a loss-aware `criteria` (taylor, fisher) reads `n_batches` of `dataloader` through `loss_func` before each step"
+                     n_batches: int = 8, heads: bool = False, opt=None, learn=None) -> StructuralPruner:
+    """Remove channels of `model` in `steps` steps (each to an intermediate target) until base MACs ÷ MACs ≥ `speedup`; a loss-aware `criteria` (taylor, fisher) reads `n_batches` of `dataloader` through `loss_func` before each step; `heads`: attention loses whole heads instead of head width.
+    A target out of reach is refused (`ValueError`) before anything is cut. Removal makes new parameters: `opt` (a torch or fastai optimizer) or `learn` (a fastai `Learner`, whose `opt` is used) is re-pointed at them, its state sliced; an optimizer built before the prune and not passed holds stale parameters (the removed ones) and does not train the model."""
     _check_plan(speedup, criteria, context, max_fraction, round_to)
     if not isinstance(steps, int) or steps < 1: raise ValueError(f"steps={steps!r}: a positive int")
-    p = StructuralPruner(model, example_inputs, ignored_layers)
+    if learn is not None:
+        if opt is not None: raise ValueError("opt and learn: give one (learn's optimizer is learn.opt)")
+        if unwrap_model(learn.model) is not model: raise ValueError("learn: its model is not `model`")
+        opt = learn.opt                                              # None before the first fit: fastai builds it from the pruned model
+    p = StructuralPruner(model, example_inputs, ignored_layers, heads=heads)
     if criteria != 'bn_scale' and p.track(criteria) is not None and (dataloader is None or loss_func is None):
         raise ValueError(f"criteria={criteria!r} reads gradient statistics: give a dataloader and a loss_func(pred, *targets) to collect them")
+    p.check_target(speedup, criteria, context, max_fraction, round_to)
     for k in range(1, steps + 1):
         if p.stats is not None: p.stats.reset(); p.calibrate(dataloader, n_batches, loss_func)
-        p.prune_to(speedup ** (k / steps), criteria, context, max_fraction, round_to)
+        p.prune_to(speedup ** (k / steps), criteria, context, max_fraction, round_to, opt=opt)
     return p
 
 # %% ../nbs/09_structural.ipynb #668d6389
+def _cpu(x):
+    "Example inputs moved to the CPU (a tensor, tuple or dict of them)"
+    if isinstance(x, Tensor): return x.cpu()
+    if isinstance(x, (list, tuple)): return type(x)(_cpu(t) for t in x)
+    if isinstance(x, dict): return {k: _cpu(v) for k, v in x.items()}
+    return x
+
+def _renamed(old: str, new: str):
+    warnings.warn(f"PruneCallback({old}=...) is now {new}=..., as in every other technique of the library; {old} will be removed in the next release",
+                  DeprecationWarning, stacklevel=3)
+
 class PruneCallback(Callback):
-    "Prune channels while training, in `steps` prunes spread from `start` to `end` (fractions of training), to `speedup`× fewer MACs"
+    "Remove channels while training, on a plan like every other technique: to `speedup`× fewer MACs, or until `sparsity` of the channels (units of the dependency groups) are removed; `schedule` over the window [`start`, `end`] (fractions of training), a prune every `update_every` steps (by default at most `steps` prunes in the window, on a grid of whole steps); `heads`: attention loses whole heads instead of head width"
     run_valid = False
-    def __init__(self, speedup: float = 2.0, steps: int = 4, start: float = 0.0, end: float = 0.5, criteria='large_final',
-                 context='local', max_fraction: float = 0.9, ignored_layers=None, round_to: int | None = None, verbose: bool = True):
-        _check_plan(speedup, criteria, context, max_fraction, round_to)
-        if not isinstance(steps, int) or steps < 1: raise ValueError(f"steps={steps!r}: a positive int")
-        if not 0 <= start <= end < 1: raise ValueError(f"start={start}, end={end}: need 0 ≤ start ≤ end < 1 (leave time to fine-tune)")
+    def __init__(self, speedup: float | None = None, steps: int = 4, start=None, end=None, criteria='large_final', context: str = 'local',
+                 max_layer_sparsity: float = 0.9, exclude=None, round_to: int | None = None, verbose: bool = True, heads: bool = False,
+                 sparsity: float | None = None, schedule=agp, update_every: int | None = None, max_fraction=None, ignored_layers=None):
+        if max_fraction is not None: _renamed('max_fraction', 'max_layer_sparsity'); max_layer_sparsity = max_fraction
+        if ignored_layers is not None:
+            _renamed('ignored_layers', 'exclude')
+            if exclude is not None: raise ValueError("exclude and ignored_layers (its old name): give exclude only")
+            exclude = ignored_layers
+        if sparsity is not None and speedup is not None:
+            raise ValueError(f"sparsity={sparsity!r} and speedup={speedup!r}: give one target, the fraction of channels removed or base MACs ÷ MACs")
+        if sparsity is None and speedup is None: speedup = 2.0
+        if sparsity is not None:
+            sparsity = check_sparsity('sparsity', sparsity)
+            if context == 'local' and sparsity > max_layer_sparsity:
+                raise ValueError(f"sparsity={sparsity} is above max_layer_sparsity={max_layer_sparsity}: no group may lose that much under context='local'")
+        _check_plan(1.0 if speedup is None else speedup, criteria, context, max_layer_sparsity, round_to)
+        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1: raise ValueError(f"steps={steps!r}: the number of prunes in the window, a positive int")
+        if hasattr(schedule, 'plan') and not callable(schedule):
+            raise ValueError(f"schedule={schedule!r}: PruneCallback takes a schedule function or its name (its window is start/end); a step schedule carries a sparsity of weights")
+        schedule = check_fit_plan(schedule, start, end, None, update_every)
+        if end is not None and end >= 1: raise ValueError(f"end={end}: must be < 1, to leave steps to fine-tune the pruned model")
         needs = () if criteria == 'bn_scale' else get_criterion(criteria).needs
         if bad := [n for n in needs if n not in GRAD_STATS]:
             raise ValueError(f"criteria={criteria!r} needs {bad}: PruneCallback keeps gradient statistics {list(GRAD_STATS)} only; use e.g. 'taylor' or 'fisher'")
-        if needs and start == 0: raise ValueError(f"criteria={criteria!r} reads gradient statistics, so the first prune needs training steps before it: start > 0")
-        store_attr(); self.pruner = None
-
-    def _point(self, k: int) -> float: return self.start + (self.end - self.start) * (k / (self.steps - 1) if self.steps > 1 else 0)
+        if needs and not start: raise ValueError(f"criteria={criteria!r} reads gradient statistics, so the first prune needs training steps before it: start > 0")
+        store_attr('speedup,steps,start,end,criteria,context,max_layer_sparsity,exclude,round_to,verbose,heads,sparsity,schedule,update_every')
+        self.pruner, self.plan, self.history = None, None, []
 
     def before_fit(self):
-        "Count prunes from zero; the pruner (graph, base MACs) is built on the first batch and kept across fits of the same model"
-        self.done = 0
+        "Plan this fit's prunes from its number of steps; the pruner (graph, base MACs) is built on the first batch and kept across fits of the same model"
+        self.done, self.history, self._progress = 0, [], 0.0
+        self.n_steps = self.n_epoch * len(self.dls.train)
+        self.plan = Plan.for_fit(self.schedule, self.n_steps, self.start, self.end, None, self.update_every, n_updates=self.steps)
         if self.pruner is not None and self.pruner.model is not unwrap_model(self.learn.model): self.pruner = None
 
+    def _start(self):
+        "On the first batch, before any cut: trace the model, try every group on a copy (`StructuralPruner.check`) and, for a MACs target, prune another copy to it, so that what cannot be done is refused now, with the reason"
+        model = unwrap_model(self.learn.model)
+        p = StructuralPruner(model, first_sample(self.learn.xb), self.exclude, heads=self.heads)
+        if self.speedup is not None:
+            try: p.check_target(self.speedup, self.criteria, self.context, self.max_layer_sparsity, self.round_to)
+            except ValueError as e: raise ValueError(f"PruneCallback: {e}; training does not start") from e.__cause__
+        if self.criteria != 'bn_scale': p.track(self.criteria)
+        self.dense = copy.deepcopy(model).cpu() if self.verbose else None   # for the compression report (CPU latency)
+        self.pruner = p
+
+    def target(self, progress: float) -> float:
+        "The target at `progress` through the plan: `sparsity × progress` of the channels, or `speedup ** progress` fewer MACs"
+        return self.sparsity * progress if self.sparsity is not None else self.speedup ** progress
+
     def before_batch(self):
-        "When training passes the next prune point, prune to that step's target, re-point the optimizer and rebuild a `DistributedDataParallel` wrapper"
-        if self.pruner is None:
-            model = unwrap_model(self.learn.model)
-            self.dense = copy.deepcopy(model).cpu() if self.verbose else None   # for the compression report (CPU latency)
-            self.pruner = StructuralPruner(model, self.x[:1], self.ignored_layers)
-            if self.criteria != 'bn_scale': self.pruner.track(self.criteria)
-        done = self.done
-        while self.done < self.steps and self.pct_train >= self._point(self.done):
-            self.done += 1
-            self.pruner.prune_to(self.speedup ** (self.done / self.steps), self.criteria, self.context, self.max_fraction,
-                                 self.round_to, opt=self.learn.opt)
-            if self.pruner.stats is not None: self.pruner.stats.after_update()   # a new window: the steps since this prune
-        if self.done > done and isinstance(self.learn.model, DistributedDataParallel): self._rewrap()
+        "When the plan's target moves, remove channels to it (for real), re-point the optimizer and rebuild a `DistributedDataParallel` wrapper"
+        if self.pruner is None: self._start()
+        step = self.epoch * self.n_iter + self.iter                          # counts from start_epoch when a fit resumes
+        if (prog := self.plan.progress(step)) <= self._progress: return
+        self._progress, self.done = prog, self.done + 1
+        p, kw = self.pruner, dict(criteria=self.criteria, context=self.context, max_fraction=self.max_layer_sparsity, round_to=self.round_to, opt=self.learn.opt)
+        try:
+            if self.sparsity is not None: p.prune_to_sparsity(self.target(prog), **kw)
+            else: p.prune_to(self.target(prog), **kw)
+        except RuntimeError as e:                                          # nothing half-cut (a failed cut is undone): train on
+            warn(f"PruneCallback: the prune at step {step} stopped at {p.speedup():.2f}× fewer MACs: {e}")
+            self._progress = 1.0
+        self.history.append((step, self.target(prog), p.channel_sparsity(), p.speedup()))
+        if p.stats is not None: p.stats.after_update()                     # a new window: the steps since this prune
+        if isinstance(self.learn.model, DistributedDataParallel): self._rewrap()
 
     def after_backward(self):
-        "Add this step's gradient statistics if the criterion reads them (taylor, fisher…)"
+        "Add this step's gradient statistics if the criterion reads them (taylor, fisher…), once per optimizer step under gradient accumulation and without the loss scale of mixed precision"
         if self.pruner is None or self.pruner.stats is None: return
+        ga = next((cb for cb in self.learn.cbs if isinstance(cb, GradientAccumulation)), None)
+        if ga is not None and ga.count + find_bs(self.learn.yb) < ga.n_acc: return   # accumulating: read the full gradient of the step
         scaler = getattr(self.learn, 'scaler', None)
         self.pruner.stats.update(scaler.get_scale() if scaler is not None and scaler.is_enabled() else 1.0)
 
@@ -376,12 +1000,14 @@ class PruneCallback(Callback):
     def after_fit(self):
         "Say what was reached and print the compression report (`self.report`) if `verbose`; warn if training ended before the last prune"
         if self.pruner is None: return
-        if self.done < self.steps: warnings.warn(f"PruneCallback: training ended after {self.done} of {self.steps} prunes")
+        if self._progress < 1: warn(f"PruneCallback: training ended before the plan's last prune: {self.pruner.channel_sparsity():.1%} of the channels removed, "
+                                    f"{self.pruner.speedup():.2f}× fewer MACs, not the target {self.sparsity if self.sparsity is not None else self.speedup}"
+                                    f"{'' if self.speedup is None else '×'}")
         if self.verbose and rank_distrib() == 0:   # one line, from the first process of a data-parallel run
             p = self.pruner
-            print(f"PruneCallback: MACs {p.base_macs:,} → {p.macs():,} ({p.speedup():.2f}×), "
+            print(f"PruneCallback: channels {p.channel_sparsity():.1%} removed, MACs {p.base_macs:,} → {p.macs():,} ({p.speedup():.2f}×), "
                   f"params {p.base_params:,} → {sum(q.numel() for q in self.learn.model.parameters()):,}")
-            self.report = compression_report(self.dense, copy.deepcopy(unwrap_model(self.learn.model)).cpu(), p.example_inputs.cpu())
+            self.report = compression_report(self.dense, copy.deepcopy(unwrap_model(self.learn.model)).cpu(), _cpu(p.example_inputs))
             print(format_compression(self.report))
 
 # %% ../nbs/09_structural.ipynb #747cd53c
@@ -402,18 +1028,32 @@ def rewrap_ddp(ddp: DistributedDataParallel) -> DistributedDataParallel:
 
 # %% ../nbs/09_structural.ipynb #9d07824d
 def save_pruned(model: nn.Module, path, pruner: StructuralPruner):
-    "Save `model`'s weights with `pruner`'s history, so `load_pruned` can rebuild the smaller architecture (`weights_only=True` safe)"
+    "Save `model`'s weights with `pruner`'s history and its attention's head counts, so `load_pruned` can rebuild the smaller architecture (`weights_only=True` safe)"
     x = pruner.example_inputs
     torch.save({'state_dict': model.state_dict(), 'pruning_history': pruner.history(),
-                'input_shape': list(x.shape) if isinstance(x, Tensor) else None}, path)
+                'input_shape': list(x.shape) if isinstance(x, Tensor) else None,
+                'attention': {a.name: dict(num_heads=a.num_heads, head_dim=a.head_dim) for a in pruner.DG.attention.values()}}, path)
 
 def load_pruned(path, model: nn.Module, example_inputs=None) -> nn.Module:
-    "Load a `save_pruned` file into `model`, a fresh instance of the unpruned architecture: replay the history, then load the weights"
+    "Load a `save_pruned` file into `model`, a fresh instance of the unpruned architecture: replay the history, set the attention's head counts and the widths the model keeps, then load the weights"
     d = torch.load(path, weights_only=True, map_location='cpu')
     if example_inputs is None:
         if d['input_shape'] is None: raise ValueError("example_inputs: the file holds no input shape; give example inputs to trace the model")
-        example_inputs = torch.zeros(d['input_shape'])
+        example_inputs = torch.zeros(d['input_shape'], dtype=torch.long if d['input_shape'] and 'Embedding' in {type(m).__name__ for m in model.modules()} else torch.float)
     DG = build_graph(model, example_inputs)
+    holders = {}
+    for m in model.modules():
+        for pn, p in m._parameters.items():
+            if p is not None: holders.setdefault(p, []).append((m, pn))
     DG.load_pruning_history(d['pruning_history'])
+    for hs in holders.values():                                                # shared parameters (tied embeddings) shared again
+        for m, pn in hs[1:]: m._parameters[pn] = hs[0][0]._parameters[hs[0][1]]
+    for a in DG.attention.values():
+        if (s := d.get('attention', {}).get(a.name)) is None: continue
+        if a.kind == 'swin' and s['num_heads'] != a.num_heads:               # whole heads went: so did their columns of the position bias table
+            t = a.module.relative_position_bias_table
+            a.module.relative_position_bias_table = nn.Parameter(t.detach()[:, :s['num_heads']].clone(), requires_grad=t.requires_grad)
+        a.sync(False, a.head_dim, s['num_heads'], fold=False)
+    _sync_widths(model)
     model.load_state_dict(d['state_dict'])
     return model
