@@ -193,8 +193,12 @@ def _parts(name: str, layer) -> list[tuple]:
 # %% ../nbs/04a_oneshot.ipynb #479cd069
 def _forward(model: nn.Module, batch, n_inp, device, i: int):
     "Run `model` on calibration batch `i`; a `_Stop` ends it early, any other failure is named"
-    inputs, _ = split_batch(batch, n_inp, device)
-    try: model(*inputs)
+    if isinstance(batch, dict):                                        # a Hugging Face batch: keyword inputs (input_ids, attention_mask, ...)
+        call = lambda: model(**{k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()})
+    else:
+        inputs, _ = split_batch(batch, n_inp, device)
+        call = lambda: model(*inputs)
+    try: call()
     except _Stop: pass
     except _InputError: raise
     except Exception as e: raise ValueError(f"calib: batch {i} fails the forward pass of {type(model).__name__}: {type(e).__name__}: {e}") from e
@@ -278,7 +282,7 @@ def _done(alive, k: int, nm) -> bool:
 # %% ../nbs/04a_oneshot.ipynb #8bef4825
 def prune_oneshot(model: nn.Module, calib=None, sparsity=None, granularity='weight', method: str = 'sparsegpt', layer_type=None,
                   exclude=None, n_batches: int | None = None, blocksize: int = 128, percdamp: float = 0.01, include_frozen: bool = False) -> pd.DataFrame:
-    "Prune the trained `model` once to `sparsity` (a fraction or a per-layer dict; N:M's own by default) with `method` 'magnitude', 'wanda' or 'sparsegpt', from the batches of `calib` (any iterable of input batches; the first `n_batches`), one layer at a time in forward order; returns the `sparsity_report`"
+    "Prune the trained `model` once to `sparsity` (a fraction or a per-layer dict; N:M's own by default) with `method` 'magnitude', 'wanda' or 'sparsegpt', from the batches of `calib` (any iterable of input batches: a tensor, a tuple split as fastai does, or a dict of keyword inputs as Hugging Face models take; the first `n_batches`), one layer at a time in forward order; returns the `sparsity_report`"
     g = get_granularity(granularity)
     _check_args(method, g, blocksize, percdamp)
     if sparsity is None:

@@ -97,7 +97,7 @@ def check_schedule_fn(fn, n: int = 101):
         try: v = float(fn(p))
         except Exception as e: raise ValueError(f"schedule {fn!r} failed at pos={p}: {e!r}") from e
         if not (0.0 <= v <= 1.0): raise ValueError(f"schedule {fn!r} returned {v} at pos={p}; a schedule returns a fraction of the target in [0, 1]")
-        if i == 0 and v != 0.0: raise ValueError(f"schedule {fn!r} returned {v} at pos=0; it must start at 0 (use initial_sparsity for a head start)")
+        if i == 0 and v != 0.0: raise ValueError(f"schedule {fn!r} returned {v} at pos=0; it must start at 0 (SparsifyCallback's initial_sparsity gives a head start)")
         if v < prev - 1e-9: raise ValueError(f"schedule {fn!r} decreases ({prev:g} then {v:g} at pos={p}); pruned weights stay pruned, so a schedule never goes down")
         prev = v
     if abs(prev - 1.0) > 1e-6: raise ValueError(f"schedule {fn!r} returned {prev:g} at pos=1; it must end at 1 (the whole target)")

@@ -118,7 +118,7 @@ def _left_out(m: nn.Module, layer_type, granularity) -> str:
     "Why a weight of module `m`, whose type is not looked in, is left out"
     if layer_type is not None: return f'not of layer_type ({type(m).__name__})'
     if isinstance(m, EMBEDDING_LAYERS): return f'embedding ({type(m).__name__}): left out by default; add it to layer_type to sparsify it'
-    if _of_type(m, DEFAULT_LAYERS, True): return f'granularity {granularity.name!r} needs a kernel: {type(m).__name__} left out'
+    if _of_type(m, DEFAULT_LAYERS, True): return f'granularity {granularity.name!r} needs a kernel: {type(m).__name__} left out' + (" (for a linear layer's output units use granularity='row', for its inputs 'column')" if granularity.name in ('filter', 'channel', 'kernel') else '')
     return f'not a layer weight (a parameter of {type(m).__name__})'
 
 def scan_layers(model: nn.Module, granularity: Granularity, layer_type=None, exclude=None, include_frozen: bool = False,

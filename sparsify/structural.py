@@ -25,6 +25,8 @@ from fastcore.basics import store_attr
 from fastai.callback.core import Callback
 from fastai.torch_core import rank_distrib, find_bs
 from fastai.callback.training import GradientAccumulation
+from fastai.callback.tracker import SaveModelCallback
+import numpy as np
 from .core import warn, unwrap_model, first_sample, check_context
 from .schedules import agp, check_sparsity, check_fit_plan, Plan
 from .weights import mark_pruned, is_input_major
@@ -914,6 +916,7 @@ def _renamed(old: str, new: str):
 class PruneCallback(Callback):
     "Remove channels while training, on a plan like every other technique: to `speedup`× fewer MACs, or until `sparsity` of the channels (units of the dependency groups) are removed; `schedule` over the window [`start`, `end`] (fractions of training), a prune every `update_every` steps (by default at most `steps` prunes in the window, on a grid of whole steps); `heads`: attention loses whole heads instead of head width"
     run_valid = False
+    _stateattrs = ('pruner', 'dense')   # not pickled by learn.export(): a traced graph does not pickle; the next fit traces again
     def __init__(self, speedup: float | None = None, steps: int = 4, start=None, end=None, criteria='large_final', context: str = 'local',
                  max_layer_sparsity: float = 0.9, exclude=None, round_to: int | None = None, verbose: bool = True, heads: bool = False,
                  sparsity: float | None = None, schedule=agp, update_every: int | None = None, max_fraction=None, ignored_layers=None):
@@ -940,10 +943,18 @@ class PruneCallback(Callback):
             raise ValueError(f"criteria={criteria!r} needs {bad}: PruneCallback keeps gradient statistics {list(GRAD_STATS)} only; use e.g. 'taylor' or 'fisher'")
         if needs and not start: raise ValueError(f"criteria={criteria!r} reads gradient statistics, so the first prune needs training steps before it: start > 0")
         store_attr('speedup,steps,start,end,criteria,context,max_layer_sparsity,exclude,round_to,verbose,heads,sparsity,schedule,update_every')
-        self.pruner, self.plan, self.history = None, None, []
+        self._init_state()
+        self.plan, self.history = None, []
+
+    def _init_state(self):
+        super()._init_state()
+        self.pruner = self.dense = None
 
     def before_fit(self):
-        "Plan this fit's prunes from its number of steps; the pruner (graph, base MACs) is built on the first batch and kept across fits of the same model"
+        "Plan this fit's prunes from its number of steps; the pruner (graph, base MACs) is built on the first batch and kept across fits of the same model. A `SparsifyCallback` in the same fit is refused: its masks are of the layers a removal replaces"
+        if any(callable(getattr(type(cb), 'hold', None)) and hasattr(cb, 'sparsifier') for cb in self.learn.cbs):   # SparsifyCallback (a floor above)
+            raise ValueError("PruneCallback and SparsifyCallback in one fit: removing channels replaces the layers whose weights SparsifyCallback masks; "
+                             "remove channels in one fit (PruneCallback), then sparsify the smaller model in the next (SparsifyCallback)")
         self.done, self.history, self._progress = 0, [], 0.0
         self.n_steps = self.n_epoch * len(self.dls.train)
         self.plan = Plan.for_fit(self.schedule, self.n_steps, self.start, self.end, None, self.update_every, n_updates=self.steps)
@@ -978,6 +989,8 @@ class PruneCallback(Callback):
             warn(f"PruneCallback: the prune at step {step} stopped at {p.speedup():.2f}× fewer MACs: {e}")
             self._progress = 1.0
         self.history.append((step, self.target(prog), p.channel_sparsity(), p.speedup()))
+        for cb in self.learn.cbs:                                           # a checkpoint of the larger model no longer loads: the next epoch is the best so far
+            if isinstance(cb, SaveModelCallback): cb.best = float('inf') if cb.comp == np.less else -float('inf')
         if p.stats is not None: p.stats.after_update()                     # a new window: the steps since this prune
         if isinstance(self.learn.model, DistributedDataParallel): self._rewrap()
 
