@@ -57,6 +57,9 @@ class SparsifyCallback(Callback):
                  start=None, end=None, initial_sparsity=None, update_every=None, layer_type=None, exclude=None,
                  min_layer_sparsity=None, max_layer_sparsity=None, include_frozen: bool = False, seed: int = 0,
                  verbose: bool = True, compression_ratio=None, stats_decay=None):
+        if granularity == 'dependency':                            # by name, as every granularity; Torch-Pruning is imported only when asked for
+            from sparsify.groups import DependencyGroups
+            granularity = DependencyGroups()
         granularity, criteria = get_granularity(granularity), get_criterion(criteria)
         check_context(context)
         schedule = check_fit_plan(schedule, start, end, initial_sparsity, update_every)

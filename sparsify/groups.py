@@ -35,7 +35,8 @@ class DependencyGroups(Granularity):
     def check(self, module, name): pass
     def group_scores(self, scores, module):
         raise TypeError("DependencyGroups spans several layers: its groups are scored by `GroupSparsifier`, not layer by layer")
-    expand = group_scores
+    def expand(self, keep, module):
+        raise TypeError("DependencyGroups spans several layers: its masks are built by `GroupSparsifier` over every member of a group, not expanded layer by layer")
     def sparsifier(self, model: nn.Module, example_inputs=None, **kwargs) -> GroupSparsifier:
         "A `GroupSparsifier` of `model` on this granularity (example inputs: the ones given here, else `example_inputs`)"
         x = self.example_inputs if self.example_inputs is not None else example_inputs

@@ -88,6 +88,9 @@ class RegularizeCallback(Callback):
         else:
             warmup_fn = get_schedule(lin if warmup_fn is None else warmup_fn)
             check_schedule_fn(warmup_fn)
+        if granularity == 'dependency':                            # by name, as every granularity; Torch-Pruning is imported only when asked for
+            from sparsify.groups import DependencyGroups
+            granularity = DependencyGroups()
         granularity = get_granularity('weight' if kind in ('l1', 'bn') else granularity or 'filter')
         if hasattr(granularity, 'sparsifier') and layer_type is not None:
             raise ValueError(f"layer_type={layer_type!r}: dependency groups cover every conv, linear and BatchNorm layer the graph couples; "
