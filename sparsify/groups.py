@@ -310,14 +310,23 @@ class GroupSparsifier:
             for m, pn, _ in self._apply: getattr(m, pn).add_(0.0)       # -0.0 + 0.0 is +0.0; every other value is unchanged
         return self.reset()
 
+    def _check_current(self):
+        "Raise a clear error if a removal replaced the layers since this sparsifier traced them: its groups index channels that are gone"
+        if not self.fits(self.model):
+            raise RuntimeError("the model's layers were replaced since this GroupSparsifier traced them (remove_zeroed or StructuralPruner.remove): "
+                               "its groups index channels that are gone; build a new one on the model (DependencyGroups().sparsifier(model, x)), "
+                               "or count from the model itself (count_macs, sum of the parameters)")
+
     def channel_sparsity(self) -> float:
         "Fraction of the groups' channels whose every slice is zero, counted in the weights"
+        self._check_current()
         with torch.no_grad():
             dead = sum(int((~_alive(sl, c)).sum()) for c, sl in self.groups.values())
             return dead / sum(c for c, _ in self.groups.values())
 
     def achieved(self) -> float:
         "Fraction of zeros over the weights of the conv and linear layers the groups touch (counted in the weights)"
+        self._check_current()
         with torch.no_grad():
             ws = [m.weight for m in self.layers.values()]
             n = sum(w.numel() for w in ws)
