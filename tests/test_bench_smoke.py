@@ -10,7 +10,8 @@ BENCH = Path(__file__).parent.parent / 'bench'
                                             ('regularize.py', 'right after'), ('structural.py', 'ratio'),
                                             ('criteria.py', 'taylor (old)'), ('groups.py', 'in-callback'),
                                             ('structural_accuracy.py', 'progressive'), ('export.py', 'speed-up'),
-                                            ('oneshot.py', 'sparsegpt vs wanda'), ('zoo.py', ' 0 crashed;')])
+                                            ('oneshot.py', 'sparsegpt vs wanda'), ('zoo.py', ' 0 crashed;'),
+                                            ('prune_cost.py', 'prune_to(2.0)')])
 def test_bench_quick(script, header):
     r = subprocess.run([sys.executable, str(BENCH / script), '--quick'], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
