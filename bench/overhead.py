@@ -27,7 +27,7 @@ from sparsify.callback import SparsifyCallback
 from sparsify.schedules import schedules
 from sparsify.data import TensorPairs
 
-EVENTS = ('before_fit', 'before_train', 'before_batch', 'after_step', 'after_fit', '_finish')
+EVENTS = ('before_fit', 'before_train', 'before_batch', 'after_step', 'after_fit', 'finish')
 
 class TimedSparsify(SparsifyCallback):
     "SparsifyCallback that adds up the wall time spent in its own events, per event, and times each mask update"
@@ -37,16 +37,16 @@ class TimedSparsify(SparsifyCallback):
         t0, c0 = time.perf_counter(), time.process_time()
         getattr(super(), event)()
         self.spent[event].append(time.perf_counter() - t0); self.cpu_s += time.process_time() - c0
-    def _update(self, step, at=None):
+    def update(self, step, at=None):
         t0 = time.perf_counter()
-        if not super()._update(step, at): return False
+        if not super().update(step, at): return False
         self.update_s.append(time.perf_counter() - t0); return True
     def before_fit(self): self._timed('before_fit')
     def before_train(self): self._timed('before_train')
     def before_batch(self): self._timed('before_batch')
     def after_step(self): self._timed('after_step')
     def after_fit(self): self._timed('after_fit')
-    def _finish(self): self._timed('_finish')
+    def finish(self): self._timed('finish')
 
 
 def make_learner(n_batches, bs, size, seed=0):

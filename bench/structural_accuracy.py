@@ -24,7 +24,8 @@ from fastai.vision.all import Learner, Callback, accuracy, nn, set_seed
 from sparsify.data import digits_dls, mnist_sample_dls, small_cnn
 from sparsify.measure import count_macs
 import sparsify.structural as S
-from sparsify.structural import PruneCallback, StructuralPruner
+from sparsify.structural import StructuralPruner
+from sparsify.prune import PruneCallback
 
 
 def tp_pruner(model, x, p, ratio, steps):

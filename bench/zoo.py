@@ -38,7 +38,8 @@ from sparsify.callback import SparsifyCallback
 from sparsify.schedules import lin
 from sparsify.sparsifier import Sparsifier, round_half_down
 from sparsify.groups import DependencyGroups, remove_zeroed
-from sparsify.structural import PruneCallback, build_graph
+from sparsify.structural import build_graph
+from sparsify.prune import PruneCallback
 from sparsify.measure import count_macs
 from sparsify.weights import uncovered_share, layer_dims
 

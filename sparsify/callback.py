@@ -9,20 +9,16 @@ from __future__ import annotations
 import math
 from fastcore.basics import store_attr
 from torch import nn
-from fastai.callback.core import Callback
-from fastai.callback.schedule import LRFinder
-from fastai.callback.training import GradientAccumulation
-from fastai.learner import ValueMetric
-from fastai.torch_core import rank_distrib, find_bs
-from fastcore.xtras import modify_exception
+from fastai.torch_core import rank_distrib
 from .core import warn, first_sample, unwrap_model, check_context
 from .weights import uncovered_share
 from .criteria import get_criterion, large_final
-from .stats import STATS, check_decay, remove_stat_hooks
+from .stats import STATS, check_decay
 from .granularity import get_granularity
 from .schedules import agp, check_fit_plan, check_sparsity, Plan, Schedule
 from .sparsifier import Sparsifier, scan_layers
 from .report import sparsity_report, format_report
+from .planned import PlannedCallback
 
 # %% auto #0
 __all__ = ['resolve_target', 'SparsifyCallback']
@@ -49,14 +45,16 @@ def resolve_target(sparsity=None, compression_ratio=None, granularity='weight', 
     return value
 
 # %% ../nbs/05_callback.ipynb #2195bdf7
-class SparsifyCallback(Callback):
+class SparsifyCallback(PlannedCallback):
     "Sparsify the model while it trains: `granularity` × `context` × `criteria` × `schedule` up to `sparsity`"
-    order, run_valid = 15, False   # after DistributedTrainer (11) wraps the model, before the Recorder (50) reads the metric names
-    _stateattrs = ('sparsifier', '_metric', '_guards')   # not pickled by learn.export(): the masks are the zeros in the weights
+    order = 15                                                 # after DistributedTrainer (11) wraps the model, before the Recorder (50) reads the metric names
+    column = 'sparsity'
+    _stateattrs = ('sparsifier', '_metric', '_guards')         # not pickled by learn.export(): the masks are the zeros in the weights
     def __init__(self, sparsity=None, granularity='weight', context: str = 'local', criteria=large_final, schedule=agp,
                  start=None, end=None, initial_sparsity=None, update_every=None, layer_type=None, exclude=None,
                  min_layer_sparsity=None, max_layer_sparsity=None, include_frozen: bool = False, seed: int = 0,
                  verbose: bool = True, compression_ratio=None, stats_decay=None):
+        super().__init__()
         if granularity == 'dependency':                            # by name, as every granularity; Torch-Pruning is imported only when asked for
             from sparsify.groups import DependencyGroups
             granularity = DependencyGroups()
@@ -73,105 +71,66 @@ class SparsifyCallback(Callback):
             raise ValueError(f"stats_decay={stats_decay!r}: criteria {criteria!r} collects no statistics, so a decay would do nothing")
         store_attr(but='compression_ratio')
         self.held = False                                          # True for `hold`: keeps its sparsifier's masks, prunes nothing more
-        self._init_state()
-        self.report, self.history, self.plan, self.completed, self.released_at = None, [], None, None, None
+        self.report, self.history, self.plan, self.released_at = None, [], None, None
 
     def _init_state(self):
         super()._init_state()
-        self.sparsifier = self._metric = None
-        self._guards = []
+        self.sparsifier = None
 
-    def before_fit(self):
-        "Set up this fit, or the evaluation of `validate`/`get_preds` (which never prunes): the layers, the masks kept from an earlier fit, the checks, the `sparsity` column"
-        self._detach()                                              # leftovers of a fit that ended in an exception,
-        for g in [cb for cb in self.learn.cbs if isinstance(cb, _Guard) and cb.owner not in self.learn.cbs]: g.owner._detach(self.learn)   # or of a SparsifyCallback no longer attached
-        self._active = not any(isinstance(cb, LRFinder) for cb in self.learn.cbs)   # lr_find trains on weights fastai restores
-        self._started = False
-        if not self._active: return
-        self._attach_sparsifier()                                   # deferred to the first training batch for a granularity that traces the model
-        self._metric = ValueMetric(self._achieved, 'sparsity')
-        self.learn.metrics = self.learn.metrics + [self._metric]
-        self._guards = [_BeforeRecorder(self), _AfterOtherCallbacks(self)]
-        self.learn.add_cbs(self._guards)
+    @property
+    def stats(self):
+        "The statistics the criterion reads (gradients, activation norms), or None"
+        return None if self.sparsifier is None else self.sparsifier.stats
 
-    def before_train(self):
-        "At the first training epoch of a fit: adopt zero weights as pruned, apply every mask before the first step, plan this fit's steps; at every one: record activation statistics if the criterion needs them"
-        if not self._active or self.sparsifier is None: return                # a granularity that traces the model starts on the first batch
-        if (st := self.sparsifier.stats) is not None: st.recording = 'train'   # modules in training mode: not validation, even nested
-        if not self._started: self._start()
+    @property
+    def unit(self) -> str:
+        "What `achieved()` counts: the sparsifier's unit (`'weights'`; a dependency-group engine may count channels)"
+        return getattr(self.sparsifier, 'unit', 'weights')
 
-    def _start(self):
-        "The first training epoch of a fit: adopt zeros, apply the masks, plan the steps, attach statistics hooks"
-        st = self.sparsifier.stats
-        self._started, self._last_step, self.history, self.released_at = True, -1, [], None
-        self.n_steps = self.n_epoch * len(self.dls.train)
-        self.plan = Plan.for_fit(self.schedule, self.n_steps, self.start, self.end, self.initial_sparsity, self.update_every)
+    def achieved(self) -> float:
+        "The fraction of zeros in the sparsified weights now: the `sparsity` column"
+        return self.sparsifier.achieved() if self.sparsifier is not None else float('nan')
+
+    def setup(self):
+        "The layers of this fit (or of `validate`/`get_preds`, which never prune), the masks kept from an earlier fit, the checks; a granularity that traces the model waits for the first training batch"
+        self._attach_sparsifier()
+
+    def ready(self) -> bool: return self.sparsifier is not None
+
+    def plan_for(self, n_steps: int) -> Plan:
+        "The fit's `Plan` from `schedule`, `start`, `end`, `initial_sparsity`, `update_every`"
+        return Plan.for_fit(self.schedule, n_steps, self.start, self.end, self.initial_sparsity, self.update_every)
+
+    def begin(self):
+        "The first training step of a fit: adopt the zeros the library left as pruned, apply every mask before the first step"
+        if self.sparsifier is None: self._attach_sparsifier(self.learn.xb)     # dependency groups: traced on this first training batch
+        self.history, self.released_at = [], None
         self._target = {k: 0.0 for k in self.sparsity} if isinstance(self.sparsity, dict) else 0.0
         self.sparsifier.adopt_zeros().apply_masks()
-        if st is not None: st.reset().attach()                                  # forward hooks only for activation statistics, for this fit
-
-    def after_backward(self):
-        "Add this step's gradient statistics if the criterion needs them (gradients are synchronised across processes here), without the loss scale of mixed precision"
-        if not self._active or (st := self.sparsifier.stats) is None or not st.needs_grad: return
-        ga = next((cb for cb in self.learn.cbs if isinstance(cb, GradientAccumulation)), None)
-        if ga is not None and ga.count + find_bs(self.learn.yb) < ga.n_acc: return   # accumulating: read the full gradient of the step
-        scaler = getattr(self.learn, 'scaler', None)
-        st.update(scaler.get_scale() if scaler is not None and scaler.is_enabled() else 1.0)
-
-    def after_train(self):
-        "Stop recording activation statistics (validation batches do not count)"
-        if self._active and self.sparsifier is not None and self.sparsifier.stats is not None: self.sparsifier.stats.recording = False
 
     def after_epoch(self):
         "Write the pruned weights as -0.0 (`mark_pruned`), before `SaveModelCallback` or any other callback saves the epoch: a checkpoint says which zeros are pruned"
-        if self._active and self._started: self.sparsifier.mark_pruned()
-
-    def before_batch(self):
-        "On a training step where the plan's target moves, recompute the masks (nested in the current ones) and apply them"
-        if not self._active: return
-        if self.sparsifier is None:                                 # dependency groups: traced on this first training batch
-            self._attach_sparsifier(self.learn.xb); self._start()
-            if (st := self.sparsifier.stats) is not None: st.recording = 'train'
-        self._last_step = self.epoch * self.n_iter + self.iter      # counts from start_epoch when a fit resumes
-        self._update(self._last_step)
+        if self.active and self.started: self.sparsifier.mark_pruned()
 
     def after_step(self):
         "Re-apply the masks: the optimizer step may have moved pruned weights off zero"
-        if self._active: self.sparsifier.apply_masks()
+        if self.active and self.started: self.sparsifier.apply_masks()
 
-    def after_fit(self):
-        "Drop the `sparsity` column; if training ran to the end of the plan, apply its final target"
-        self._drop_metric()
-        if not self._started: return
-        self.completed = self._last_step + 1 >= self.n_steps
-        if self.completed: self._update(math.inf, at=self.n_steps)
-        if self.sparsifier.stats is not None: self.sparsifier.stats.detach()    # no hook outlives the fit
-
-    def _update(self, step, at=None) -> bool:
-        "Recompute the masks if the plan's target at `step` differs from the last one, log `(step, target, achieved)` and tell the callbacks that listen; True if it recomputed them"
+    def update(self, step, at=None) -> bool:
+        "Recompute the masks if the plan's target at `step` differs from the last one (nested in the current ones), log `(step, target, achieved)` and tell the callbacks that listen; True if it recomputed them"
         tgt = self.plan.target(self.sparsity, step)
         if tgt == self._target: return False
         shown = step if at is None else at
-        self._notify('before_mask_update', shown)
-        if self.plan.released(step):                                            # dense-sparse-dense: the last phase trains every weight
-            self.sparsifier.release(); self.released_at = shown
-        else:
-            if (st := self.sparsifier.stats) is not None: st.all_reduce()      # activation norms summed over processes (gradients already are)
-            self.sparsifier.sparsify(tgt, floor_scale=min(1.0, self.plan.progress(step)), mark=False)   # marked at the end of the epoch
-            if st is not None: st.after_update()                                # a new window, unless the criterion's statistics cover the whole fit
-        self._target = tgt
-        self.history.append((shown, _mean(tgt), self.sparsifier.achieved()))
-        self._notify('after_mask_update', shown)
+        with self.mask_update(shown):
+            if self.plan.released(step):                                        # dense-sparse-dense: the last phase trains every weight
+                self.sparsifier.release(); self.released_at = shown
+            else:
+                if (st := self.sparsifier.stats) is not None: st.all_reduce()  # activation norms summed over processes (gradients already are)
+                self.sparsifier.sparsify(tgt, floor_scale=min(1.0, self.plan.progress(step)), mark=False)   # marked at the end of the epoch
+                if st is not None: st.after_update()                            # a new window, unless the criterion's statistics cover the whole fit
+            self._target = tgt
+            self.history.append((shown, _mean(tgt), self.sparsifier.achieved()))
         return True
-
-    def _notify(self, event: str, step: int):
-        "Call `event(step)` on every running callback of the Learner that defines it, in callback order; an exception names that callback"
-        for cb in self.learn.cbs.sorted('order'):
-            if not (cb.run and callable(getattr(type(cb), event, None))): continue
-            try: getattr(cb, event)(step)
-            except Exception as e: raise modify_exception(e, f"`{type(cb).__name__}.{event}({step})`: {e.args[0] if e.args else repr(e)}", replace=True)
-
-    def _achieved(self) -> float: return self.sparsifier.achieved() if self.sparsifier is not None else float('nan')
 
     def _attach_sparsifier(self, xb=None):
         "The Sparsifier for this fit: the one of the last fit while the model and its layers are the same (masks and initial weights live on), else a new one that inherits the masks of the layers it shares"
@@ -227,9 +186,8 @@ class SparsifyCallback(Callback):
         self._check(sp)
         return sp
 
-    def _finish(self):
+    def finish(self):
         "After every other callback's `after_fit`: re-apply the masks to the weights the user now holds, then report them"
-        if not self._started: return
         sp = self.sparsifier
         before = sp.achieved(); sp.apply_masks().mark_pruned(); after = sp.achieved()
         if after > before:
@@ -237,25 +195,11 @@ class SparsifyCallback(Callback):
                           "of the weights were pruned weights grown back and are zeroed again; validate the model to measure it as it is now")
         self.report = sparsity_report(sp)
         if not self.completed and not self.held:
-            warn(f"training stopped at step {self._last_step + 1} of {self.n_steps}, before the plan ended: the model is {after:.2%} sparse, "
+            warn(f"training stopped at step {self.last_step + 1} of {self.n_steps}, before the plan ended: the model is {after:.2%} sparse, "
                           f"not the final target {_mean(self.sparsity):.2%}; fit again with this callback to go on from here")
         if self.verbose and rank_distrib() == 0:
             print(format_report(self.report))
             if self.released_at is not None: print(f"masks released at step {self.released_at} (schedule {self.schedule!r}, dense-sparse-dense): the last phase trained every weight; the model is {after:.2%} zeros")
-
-    def _drop_metric(self, learn=None):
-        learn = learn or self.learn
-        if self._metric is not None and self._metric in learn.metrics:
-            learn.metrics = [m for m in learn.metrics if m is not self._metric]
-
-    def _detach(self, learn=None):
-        "Take this callback's `sparsity` column, hooks and guard off `learn` (its own Learner by default: after an exception fastai may have removed it)"
-        learn = learn or self.learn
-        self._drop_metric(learn)
-        if self.sparsifier is not None and self.sparsifier.stats is not None: self.sparsifier.stats.detach()
-        remove_stat_hooks(unwrap_model(learn.model))                          # also those of another callback's fit that ended in an exception
-        learn.remove_cbs([g for g in self._guards if g in learn.cbs])
-        self._guards = []
 
     @classmethod
     def hold(cls, sparsifier, verbose: bool = True) -> SparsifyCallback:
@@ -278,20 +222,3 @@ class SparsifyCallback(Callback):
 
 def _mean(t): return sum(t.values()) / len(t) if isinstance(t, dict) else t
 
-class _Guard(Callback):
-    "Added by `SparsifyCallback` for one fit; still here when the next fit or evaluation starts, so the fit that added it ended in an exception: take it and its owner's `sparsity` column away, reporting nothing"
-    def __init__(self, owner): self.owner = owner
-    def before_fit(self):
-        if self.learn is not None and self in self.owner._guards: self.owner._detach(self.learn)
-
-class _BeforeRecorder(_Guard):
-    "Runs before the Recorder (order 50) names the columns, so a plain `fit` after a fit that raised has no empty `sparsity` column"
-    order = 0
-
-class _AfterOtherCallbacks(_Guard):
-    "Its `after_fit` runs after every other callback's: it takes the guards away and lets the owner finish (final masks, report)"
-    order = 1000
-    def after_fit(self):
-        self.learn.remove_cbs([g for g in self.owner._guards if g in self.learn.cbs])
-        self.owner._guards = []
-        self.owner._finish()

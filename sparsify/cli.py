@@ -27,7 +27,8 @@ with warnings.catch_warnings():   # importing fastai warns that `torch.jit.scrip
     from sparsify.report import format_report, plot_accuracy_vs_sparsity
     from sparsify.data import digits_tensors, mnist_sample_tensors, tensor_dls, small_cnn
     from sparsify.measure import compression_report, format_compression, plot_compression
-    from sparsify.structural import PruneCallback, prune_to_speedup, save_pruned
+    from sparsify.structural import prune_to_speedup, save_pruned
+    from sparsify.prune import PruneCallback
 
 # %% auto #0
 __all__ = ['DEFAULT_SPARSITY', 'SMALL_CNN_WIDTHS', 'DATASETS', 'MIN_VALID', 'PRUNE_CRITERIA', 'LRS', 'CRITERIA_HELP',

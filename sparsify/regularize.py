@@ -6,17 +6,17 @@ Docs: https://sparsify-dev.github.io/fastai-sparsify/regularize.html.md"""
 
 # %% ../nbs/08a_regularize.ipynb #b40d19ae
 from __future__ import annotations
-import math
+import math, warnings
 import torch
 from torch import nn, Tensor
-from fastai.callback.core import Callback
 from fastcore.basics import store_attr
 from .granularity import DimGranularity, get_granularity
 from .criteria import get_criterion, large_final
 from .stats import STATS
-from .schedules import lin, get_schedule, check_schedule_fn, check_sparsity, Plan
+from .schedules import lin, get_schedule, check_fit_plan, check_sparsity, Plan
 from .sparsifier import Sparsifier, find_layers
 from .core import unwrap_model, first_sample, check_context
+from .planned import PlannedCallback
 
 # %% auto #0
 __all__ = ['REGULARIZERS', 'BN_LAYERS', 'group_norms', 'l1_grad', 'group_lasso_grad', 'growing_grad', 'RegularizeCallback']
@@ -53,28 +53,48 @@ def _positive(name, v, integer=False):
     if not ok: raise ValueError(f"{name}={v!r}: must be a positive {'whole number' if integer else 'finite number'}")
     return v
 
+def _renamed(old: str, new: str):
+    warnings.warn(f"RegularizeCallback({old}=...) is now {new}=..., as in every other technique of the library; {old} will be removed in the next release",
+                  DeprecationWarning, stacklevel=3)
+
+
 # %% ../nbs/08a_regularize.ipynb #f8635f5e
-class RegularizeCallback(Callback):
-    "Add the gradient of a sparsity-inducing penalty (`kind` in `REGULARIZERS`, coefficient `strength`) to `.grad` before each optimizer step"
-    order, run_valid = 8, False   # after GradientAccumulation (6) decides to step, before MixedPrecision (10) steps
-    _stateattrs = ('sparsifier', 'groups')   # not pickled by learn.export(): a traced graph does not pickle; the next fit builds them again
-    def __init__(self, kind: str, strength: float, granularity=None, warmup: float = 0.1, warmup_fn=None,
+class RegularizeCallback(PlannedCallback):
+    "Add the gradient of a sparsity-inducing penalty (`kind` in `REGULARIZERS`) to `.grad` before each optimizer step, its coefficient following a plan up to `strength`"
+    order = 8                                                  # after GradientAccumulation (6) decides to step, before MixedPrecision (10) steps
+    _stateattrs = ('sparsifier', 'groups', '_metric', '_guards')   # not pickled by learn.export(): a traced graph does not pickle; the next fit builds them again
+    def __init__(self, kind: str, strength: float, granularity=None, schedule=None, start=None, end=None, update_every: int | None = None,
                  layer_type=None, exclude=None, sparsity: float | None = None, context: str | None = None, criteria=None,
-                 delta: float | None = None, update_every: int | None = None, eps: float = 1e-8, seed: int = 0):
+                 delta: float | None = None, eps: float = 1e-8, seed: int = 0, warmup=None, warmup_fn=None):
+        super().__init__()
         if kind not in REGULARIZERS: raise ValueError(f"kind={kind!r} is unknown; use one of {list(REGULARIZERS)}")
         if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= strength < float('inf'):
             raise ValueError(f"strength={strength!r}: must be a finite number >= 0")
+        if warmup is not None:                                   # the old spelling: the warm-up ended the ramp, or started the growth
+            new = 'start' if kind == 'growing' else 'end'
+            _renamed('warmup', new)
+            if (start if kind == 'growing' else end) is not None: raise ValueError(f"{new} and warmup (its old name): give {new} only")
+            if kind == 'growing': start = warmup
+            else: end = warmup
+        if warmup_fn is not None:
+            _renamed('warmup_fn', 'schedule')
+            if schedule is not None: raise ValueError("schedule and warmup_fn (its old name): give schedule only")
+            schedule = warmup_fn
         if kind in ('l1', 'bn') and hasattr(granularity, 'sparsifier'):   # DependencyGroups: a group spans several layers
             raise ValueError(f"granularity={granularity!r} with kind={kind!r}: L1 shrinks single weights (or BatchNorm scales) and leaves the rest of a "
                              "coupled channel (β, biases, consumers' slices) alive; to zero whole channels use kind='group' or kind='growing' with it")
         if kind in ('l1', 'bn') and granularity is not None:
             raise ValueError(f"granularity={granularity!r} has no meaning for kind={kind!r} (every weight is its own group); it applies to 'group' and 'growing'")
-        if not (isinstance(warmup, (int, float)) and 0 <= warmup <= 1): raise ValueError(f"warmup={warmup!r}: must be a fraction of training in [0, 1]")
-        growing = dict(sparsity=sparsity, context=context, criteria=criteria, delta=delta, update_every=update_every)
+        if hasattr(schedule, 'plan') and not callable(schedule):
+            raise ValueError(f"schedule={schedule!r}: RegularizeCallback takes a schedule function or its name (its window is start/end); a step schedule carries a sparsity")
+        growing = dict(sparsity=sparsity, context=context, criteria=criteria, delta=delta)
         if kind == 'growing':
-            if warmup_fn is not None: raise ValueError("warmup_fn has no meaning for kind='growing': its strength grows by delta after the warm-up")
-            if delta is None: raise ValueError("kind='growing' needs delta: the step by which the strength grows every update_every steps (e.g. strength / 100)")
-            _positive('delta', delta)
+            if schedule is not None and get_schedule(schedule) is not lin:
+                raise ValueError(f"schedule={schedule!r} has no meaning for kind='growing': its strength grows linearly, by delta every update_every steps (or to strength at end)")
+            if (delta is None) == (end is None):
+                raise ValueError("kind='growing' needs delta (the step by which the strength grows every update_every steps, e.g. strength / 100) "
+                                 "or end (where the growth reaches strength), not both")
+            if delta is not None: _positive('delta', delta)
             update_every = _positive('update_every', 10 if update_every is None else update_every, integer=True)
             sparsity = check_sparsity('sparsity', 0.5 if sparsity is None else sparsity)
             if sparsity == 0: raise ValueError("sparsity=0: growing regularization needs groups to penalize, the ones a pruning at sparsity would remove")
@@ -83,11 +103,13 @@ class RegularizeCallback(Callback):
                 raise ValueError(f"criteria={criteria.name!r} needs statistics {stats} that only SparsifyCallback collects; for 'growing' use a "
                                  "criterion read from the weights, such as 'large_final' or 'movement'")
             check_context(context)
+            start, schedule = 0.1 if start is None else start, lin
+            check_fit_plan(lin, start, 1.0 if end is None else end, None, update_every)
         elif given := [k for k, v in growing.items() if v is not None]:
             raise ValueError(f"{', '.join(given)} only apply to kind='growing'; got kind={kind!r}")
         else:
-            warmup_fn = get_schedule(lin if warmup_fn is None else warmup_fn)
-            check_schedule_fn(warmup_fn)
+            start, end, schedule = 0.0 if start is None else start, 0.1 if end is None else end, lin if schedule is None else schedule
+            schedule = check_fit_plan(schedule, start, end, None, update_every)
         if granularity == 'dependency':                            # by name, as every granularity; Torch-Pruning is imported only when asked for
             from sparsify.groups import DependencyGroups
             granularity = DependencyGroups()
@@ -96,30 +118,27 @@ class RegularizeCallback(Callback):
             raise ValueError(f"layer_type={layer_type!r}: dependency groups cover every conv, linear and BatchNorm layer the graph couples; "
                              "keep a layer's channels with exclude=[layer] instead")
         layer_type = BN_LAYERS if kind == 'bn' and layer_type is None else layer_type
-        store_attr('kind,strength,granularity,warmup,warmup_fn,layer_type,exclude,sparsity,context,criteria,delta,update_every,eps,seed')
-        self._init_state()
-        self.layers, self.chosen, self.history, self.plan = {}, None, [], None
+        store_attr('kind,strength,granularity,schedule,start,end,update_every,layer_type,exclude,sparsity,context,criteria,delta,eps,seed')
+        self.layers, self.chosen, self.history, self.lam = {}, None, [], 0.0
 
     def _init_state(self):
         super()._init_state()
         self.sparsifier = self.groups = None
 
-    def before_fit(self):
-        "Find the layers to regularize; plan the fit's steps"
-        self.sparsifier, self.layers, self.groups = None, {}, None     # dependency groups: a GroupSparsifier traced at the first step (`before_step`)
+    def setup(self):
+        "Find the layers to regularize (dependency groups are traced on the first training batch)"
+        self.sparsifier, self.layers, self.groups, self.chosen = None, {}, None, None
         if self.kind != 'growing' and not hasattr(self.granularity, 'sparsifier'): self.layers = find_layers(unwrap_model(self.learn.model), self.granularity, self.layer_type, self.exclude)
-        self.n_steps = self.n_epoch * len(self.dls.train)
-        self.plan = self.plan_for(self.n_steps)
-        self.chosen, self.history = None, []
 
     def plan_for(self, n_steps: int) -> Plan:
-        "The `Plan` of a fit of `n_steps` steps: `warmup_fn` over the first `warmup` of them; for 'growing', `delta` more every `update_every` steps from there"
-        if self.kind != 'growing': return Plan.for_fit(self.warmup_fn, n_steps, 0, self.warmup, update_every=1)
-        t_w, n = round(self.warmup * n_steps), max(1, math.ceil(self.strength / self.delta) - 1)   # n growths reach the ceiling
+        "The `Plan` of a fit of `n_steps` steps: `schedule` over [`start`, `end`]; for 'growing' with `delta`, `delta` more every `update_every` steps from `start` until `strength`"
+        if self.kind != 'growing' or self.delta is None: return Plan.for_fit(self.schedule, n_steps, self.start, self.end, update_every=self.update_every or 1)
+        t_w, n = round(self.start * n_steps), max(1, math.ceil(self.strength / self.delta) - 1)   # n growths reach the ceiling
         return Plan(lin, t_w, t_w + n * self.update_every, self.update_every, initial=self.delta)
 
-    def before_train(self):
+    def begin(self):
         "For 'growing', build the Sparsifier that chooses the groups once every `before_fit` has run: a data-parallel wrapper (order 11) has synchronised the weights a criterion may keep as initial ones"
+        self.history = []
         if self.kind == 'growing' and self.sparsifier is None and not hasattr(self.granularity, 'sparsifier'):
             self.sparsifier = Sparsifier(unwrap_model(self.learn.model), self.granularity, self.context, self.criteria, self.layer_type,
                                          self.exclude, seed=self.seed)
@@ -128,10 +147,21 @@ class RegularizeCallback(Callback):
     def strength_at(self, step: int) -> float:
         "The coefficient $\\lambda_t$ at training step `step` of the current (or last) fit, read from its `plan`"
         p = self.plan
-        if self.kind != 'growing': return float(p.target(self.strength, step))
+        if self.kind != 'growing' or self.delta is None: return float(p.target(self.strength, step))
         if step < p.start_step: return 0.0                                   # growth starts at delta, not 0: nothing before the window
         top = self.delta * (1 + (p.end_step - p.start_step) // p.every)      # where the growth ends: delta * (n + 1) >= strength
         return float(min(self.strength, p.target(top, step)))
+
+    def update(self, step, at=None):
+        "Before training step `step`: its coefficient; over dependency groups, trace the model (at the first step, again if a removal replaced layers)"
+        if step == math.inf: return                                        # nothing to apply after the last step
+        self.lam = self.strength_at(step)
+        if hasattr(self.granularity, 'sparsifier'):
+            model = unwrap_model(self.learn.model)
+            if self.groups is None or not self.groups.fits(model):
+                kw = dict(context=self.context, criteria=self.criteria, seed=self.seed) if self.kind == 'growing' else {}
+                self.groups = self.granularity.sparsifier(model, first_sample(self.learn.xb), exclude=self.exclude, **kw)
+                self.layers, self.chosen = self.groups.layers, None
 
     def choose(self) -> dict[str, Tensor]:
         "Per layer, a bool tensor (broadcasting against the weight) of the groups a pruning at `sparsity` would remove now; over dependency groups, per group (by root layer name) a bool per channel"
@@ -150,16 +180,10 @@ class RegularizeCallback(Callback):
         return growing_grad(w, self.chosen[name])
 
     def before_step(self):
-        "Add $\\lambda_t$ times the penalty's gradient to the weights' `.grad`"
-        step = self.epoch * len(self.dls.train) + self.iter
-        lam = self.strength_at(step)
-        self.history.append((step, lam))
-        if hasattr(self.granularity, 'sparsifier'):             # traced at the first step (weights not stepped yet), again if the model changed
-            model = unwrap_model(self.learn.model)
-            if self.groups is None or not self.groups.fits(model):
-                kw = dict(context=self.context, criteria=self.criteria, seed=self.seed) if self.kind == 'growing' else {}
-                self.groups = self.granularity.sparsifier(model, first_sample(self.learn.xb), exclude=self.exclude, **kw)
-                self.layers, self.chosen = self.groups.layers, None
+        "Add $\\lambda_t$ times the penalty's gradient to the weights' `.grad` (once per optimizer step: under `GradientAccumulation` only the batches that step get here)"
+        if not self.active or not self.started: return
+        lam = self.lam
+        self.history.append((self.step, lam))                     # one entry per optimizer step
         if lam == 0: return
         if self.kind == 'growing' and self.chosen is None: self.chosen = self.choose()
         scaler = getattr(self.learn, 'scaler', None)            # MixedPrecision: .grad is still scaled here
@@ -171,3 +195,4 @@ class RegularizeCallback(Callback):
             for n, m in self.layers.items():
                 if m.weight.grad is not None and (self.chosen is None or n in self.chosen):
                     m.weight.grad.add_(self.penalty_grad(n, m), alpha=lam)
+

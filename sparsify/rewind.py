@@ -12,6 +12,7 @@ import torch
 from torch import nn, Tensor
 from fastcore.basics import store_attr
 from fastai.callback.core import Callback
+from .planned import PlannedCallback
 from fastai.torch_core import find_bs, get_random_states, set_random_states, set_seed
 from fastai.metrics import accuracy
 from fastai.callback.schedule import LRFinder
@@ -41,30 +42,29 @@ def _whole(name, v, least=0, what='training steps'):
 def _count(n: int, what: str) -> str: return f"{n} {what}{'' if n == 1 else 'es' if what.endswith('ch') else 's'}"
 
 # %% ../nbs/08b_rewind.ipynb #5b9e5118
-class RewindCallback(Callback):
+class RewindCallback(PlannedCallback):
     "Keep a copy of the weights (parameters and buffers) as they are at training step `at_step` of the first fit (0: the initialisation)"
-    order, run_valid = 14, False   # before SparsifyCallback (15) changes the masks at that step
+    order = 14                     # before SparsifyCallback (15) changes the masks at that step
     def __init__(self, at_step: int = 0):
+        super().__init__()
         store_attr(at_step=_whole('at_step', at_step))
-        self.state, self._trained = None, False
+        self.state = None
 
-    def before_train(self):
-        "At the first training epoch of a fit (`validate` runs `before_fit` too): if the copy is still to take and the fit is too short to reach `at_step`, say so now"
-        if not self._trained and self.state is None and (n := self.n_epoch * len(self.dls.train)) <= self.at_step:
-            self._short(f"at_step={self.at_step} is beyond this fit: it has {n} training steps ({_count(self.n_epoch, 'epoch')} of {_count(len(self.dls.train), 'batch')})")
-        self._trained = True
+    def begin(self):
+        "At the first training step of a fit (`validate` and `lr_find` never get here): if the copy is still to take and the fit is too short to reach `at_step`, say so now"
+        if self.state is None and self.n_steps <= self.at_step:
+            self._short(f"at_step={self.at_step} is beyond this fit: it has {self.n_steps} training steps ({_count(self.n_epoch, 'epoch')} of {_count(len(self.dls.train), 'batch')})")
 
     def _short(self, why: str): warn(f"{why}; nothing to rewind to until a fit reaches it")
 
-    def before_batch(self):
+    def update(self, step, at=None):
         "At training step `at_step` of the first fit, copy the weights"
-        if self.state is None and self.train_iter == self.at_step: self.state = _state(unwrap_model(self.learn.model))
+        if self.state is None and step == self.at_step: self.state = _state(unwrap_model(self.learn.model))
 
-    def after_fit(self):
-        "Warn if the fit trained, was long enough, but stopped before `at_step`"
-        if self._trained and self.state is None and self.n_epoch * len(self.dls.train) > self.at_step:
-            warn(f"at_step={self.at_step} was not reached: the fit stopped after {self.train_iter} training steps; nothing to rewind to yet")
-        self._trained = False
+    def finish(self):
+        "Warn if the fit was long enough but stopped before `at_step`"
+        if self.state is None and self.n_steps > self.at_step:
+            warn(f"at_step={self.at_step} was not reached: the fit stopped after {self.last_step + 1} training steps; nothing to rewind to yet")
 
     def rewind(self, model: nn.Module, sparsifier: Sparsifier | None = None) -> nn.Module:
         "Load the copied weights into `model` in place, then zero what `sparsifier`'s masks prune"
@@ -235,8 +235,8 @@ def plot_tickets(search: TicketSearch, controls: dict | None = None, metric: str
 
 # %% ../nbs/08b_rewind.ipynb #a4d74a92
 class RecoveryCallback(Callback):
-    "Measure validation loss and `metrics` on the first `n_batches` of the validation set right before and after each mask update of the fit's `SparsifyCallback`, and at epoch ends"
-    order, run_valid = 16, False   # after SparsifyCallback (15), which calls `before_mask_update`/`after_mask_update` around every mask update
+    "Measure validation loss and `metrics` on the first `n_batches` of the validation set right before and after each mask update of the fit's sparsifying technique (`SparsifyCallback`, or `PruneCallback`'s removals), and at epoch ends"
+    order, run_valid = 16, False   # after SparsifyCallback (15) and PruneCallback (0), which call `before_mask_update`/`after_mask_update` around every update
     def __init__(self, n_batches: int = 2, metrics=(accuracy,)):
         store_attr(n_batches=_whole('n_batches', n_batches, least=1, what='batches'))
         self.metrics = list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
@@ -244,19 +244,19 @@ class RecoveryCallback(Callback):
         self.rows, self._batches, self._sc = [], None, None
 
     def before_train(self):
-        "At the first training epoch of a fit: find the fit's `SparsifyCallback`"
+        "At the first training epoch of a fit: find the fit's sparsifying technique (a `PlannedCallback` with a `unit`)"
         if self._sc is not None or any(isinstance(c, LRFinder) for c in self.learn.cbs): return   # lr_find does not prune
-        scs = [c for c in self.learn.cbs if isinstance(c, SparsifyCallback)]
-        if len(scs) != 1: raise ValueError(f"RecoveryCallback watches one SparsifyCallback; this fit has {len(scs)}")
+        scs = [c for c in self.learn.cbs if isinstance(c, PlannedCallback) and c.unit is not None]
+        if len(scs) != 1: raise ValueError(f"RecoveryCallback watches one technique that sparsifies (SparsifyCallback or PruneCallback); this fit has {len(scs)}: {scs}")
         self._sc, self.rows, self._batches = scs[0], [], None   # the validation set may have changed since the last fit
         self._per_epoch = len(self.dls.train)
 
     def before_mask_update(self, step: int):
-        "Called by the `SparsifyCallback` right before it recomputes the masks for `step`: measure the weights the update starts from"
+        "Called by the technique right before it recomputes the masks (or removes channels) for `step`: measure the weights the update starts from"
         if self._sc is not None: self._measure('before', step)
 
     def after_mask_update(self, step: int):
-        "Called by the `SparsifyCallback` right after it applied the masks for `step`: measure"
+        "Called by the technique right after it applied the masks (or removed the channels) for `step`: measure"
         if self._sc is not None: self._measure('after', step)
 
     def after_epoch(self):
@@ -303,14 +303,13 @@ class RecoveryCallback(Callback):
                     n += bs
         finally:
             for m, t in modes: m.training = t
-        sp = self._sc.sparsifier
-        row = dict(step=step, epoch=self.epoch, event=event, target=self._last_target(), achieved=sp.achieved(), valid_loss=tot[0] / n)
+        row = dict(step=step, epoch=self.epoch, event=event, target=self._last_target(), achieved=self._sc.achieved(), unit=self._sc.unit, valid_loss=tot[0] / n)
         row.update({getattr(f, '__name__', f'metric{i}'): t / n for i, (f, t) in enumerate(zip(self.metrics, tot[1:]))})
         self.rows.append(row)
 
     @property
     def df(self):
-        "Every measurement: step (optimizer steps done), epoch, event ('before'/'after' a mask update, 'epoch' end), target, achieved sparsity, loss and metrics"
+        "Every measurement: step (optimizer steps done), epoch, event ('before'/'after' a mask update, 'epoch' end), target, achieved sparsity and its unit, loss and metrics"
         import pandas as pd
         return pd.DataFrame(self.rows)
 

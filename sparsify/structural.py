@@ -22,11 +22,6 @@ from torch_pruning.dependency.shape_infer import infer_out_channels_recursively
 from torchvision.models.swin_transformer import ShiftedWindowAttention, ShiftedWindowAttentionV2
 from torchvision.models.vision_transformer import VisionTransformer
 from fastcore.basics import store_attr
-from fastai.callback.core import Callback
-from fastai.torch_core import rank_distrib, find_bs
-from fastai.callback.training import GradientAccumulation
-from fastai.callback.tracker import SaveModelCallback
-import numpy as np
 from .core import warn, unwrap_model, first_sample, check_context
 from .schedules import agp, check_sparsity, check_fit_plan, Plan
 from .weights import mark_pruned, is_input_major
@@ -37,8 +32,8 @@ from .measure import count_macs, compression_report, format_compression
 
 # %% auto #0
 __all__ = ['resolve_layers', 'default_ignored', 'call_model', 'Conv1DPruner', 'attention_kind', 'AttentionHeads', 'build_graph',
-           'group_slices', 'group_refusal', 'repoint_optimizer', 'group_scores', 'StructuralPruner', 'prune_to_speedup',
-           'PruneCallback', 'rewrap_ddp', 'save_pruned', 'load_pruned']
+           'group_slices', 'group_refusal', 'repoint_optimizer', 'group_scores', 'check_pruning', 'StructuralPruner',
+           'prune_to_speedup', 'rewrap_ddp', 'save_pruned', 'load_pruned']
 
 # %% ../nbs/09_structural.ipynb #61e576cf
 def _as_list(x): return [] if x is None else list(x) if isinstance(x, (list, tuple, set)) else [x]
@@ -528,9 +523,10 @@ def group_scores(group, criteria='large_final', names: dict | None = None, gener
     return total / weights
 
 # %% ../nbs/09_structural.ipynb #45a9360d
-def _check_plan(speedup, criteria, context, max_fraction, round_to):
+def check_pruning(speedup, criteria, context, max_fraction, round_to):
+    "Raise `ValueError` naming the argument if a structural pruning plan cannot work: `speedup` ≥ 1, a known `context` and `criteria`, `max_fraction` in (0, 1), `round_to` a positive int or None"
     if not speedup >= 1: raise ValueError(f"speedup={speedup}: must be ≥ 1 (base MACs ÷ pruned MACs)")
-    if context not in ('local', 'global'): raise ValueError(f"context={context!r}: use 'local' or 'global'")
+    check_context(context)
     if not 0 < max_fraction < 1: raise ValueError(f"max_fraction={max_fraction}: the most of a group's channels that may go, in (0, 1)")
     if round_to is not None and (not isinstance(round_to, int) or round_to < 1): raise ValueError(f"round_to={round_to!r}: a positive int or None")
     if criteria != 'bn_scale': get_criterion(criteria)
@@ -838,7 +834,7 @@ class StructuralPruner:
     def prune_to(self, speedup: float, criteria='large_final', context='local', max_fraction=0.9, round_to=None,
                  opt=None, max_iters: int = 50) -> float:
         "Remove channels, a fraction at a time, until base MACs ÷ MACs ≥ `speedup`; returns the speed-up reached"
-        _check_plan(speedup, criteria, context, max_fraction, round_to)
+        check_pruning(speedup, criteria, context, max_fraction, round_to)
         target, macs, floor = self.base_macs / speedup, self.macs(), 0.0
         for _ in range(max_iters):
             if macs <= target: return self.base_macs / macs
@@ -860,7 +856,7 @@ class StructuralPruner:
 
     def prune_to_sparsity(self, sparsity: float, criteria='large_final', context='local', max_fraction=0.9, round_to=None, opt=None) -> float:
         "Remove units, lowest scores first, until `sparsity` of those this pruner started with are gone: in each group ('local') or over all groups ('global'), within the ceilings `max_fraction`; returns `channel_sparsity()`"
-        check_sparsity('sparsity', sparsity); _check_plan(1.0, criteria, context, max_fraction, round_to)
+        check_sparsity('sparsity', sparsity); check_pruning(1.0, criteria, context, max_fraction, round_to)
         cur = {n: len(self.units(n)) for n in self.roots}
         gone = {n: self.initial_units[n] - c for n, c in cur.items()}
         if context == 'local': frac = {n: max(0, round(sparsity * self.initial_units[n]) - gone[n]) / c for n, c in cur.items()}
@@ -888,7 +884,7 @@ def prune_to_speedup(model: nn.Module, example_inputs, speedup: float = 2.0, ste
                      n_batches: int = 8, heads: bool = False, opt=None, learn=None) -> StructuralPruner:
     """Remove channels of `model` in `steps` steps (each to an intermediate target) until base MACs ÷ MACs ≥ `speedup`; a loss-aware `criteria` (taylor, fisher) reads `n_batches` of `dataloader` through `loss_func` before each step; `heads`: attention loses whole heads instead of head width.
     A target out of reach is refused (`ValueError`) before anything is cut. Removal makes new parameters: `opt` (a torch or fastai optimizer) or `learn` (a fastai `Learner`, whose `opt` is used) is re-pointed at them, its state sliced; an optimizer built before the prune and not passed holds stale parameters (the removed ones) and does not train the model."""
-    _check_plan(speedup, criteria, context, max_fraction, round_to)
+    check_pruning(speedup, criteria, context, max_fraction, round_to)
     if not isinstance(steps, int) or steps < 1: raise ValueError(f"steps={steps!r}: a positive int")
     if learn is not None:
         if opt is not None: raise ValueError("opt and learn: give one (learn's optimizer is learn.opt)")
@@ -902,128 +898,6 @@ def prune_to_speedup(model: nn.Module, example_inputs, speedup: float = 2.0, ste
         if p.stats is not None: p.stats.reset(); p.calibrate(dataloader, n_batches, loss_func)
         p.prune_to(speedup ** (k / steps), criteria, context, max_fraction, round_to, opt=opt)
     return p
-
-# %% ../nbs/09_structural.ipynb #668d6389
-def _cpu(x):
-    "Example inputs moved to the CPU (a tensor, tuple or dict of them)"
-    if isinstance(x, Tensor): return x.cpu()
-    if isinstance(x, (list, tuple)): return type(x)(_cpu(t) for t in x)
-    if isinstance(x, dict): return {k: _cpu(v) for k, v in x.items()}
-    return x
-
-def _renamed(old: str, new: str):
-    warnings.warn(f"PruneCallback({old}=...) is now {new}=..., as in every other technique of the library; {old} will be removed in the next release",
-                  DeprecationWarning, stacklevel=3)
-
-class PruneCallback(Callback):
-    "Remove channels while training, on a plan like every other technique: to `speedup`× fewer MACs, or until `sparsity` of the channels (units of the dependency groups) are removed; `schedule` over the window [`start`, `end`] (fractions of training), a prune every `update_every` steps (by default at most `steps` prunes in the window, on a grid of whole steps); `heads`: attention loses whole heads instead of head width"
-    run_valid = False
-    _stateattrs = ('pruner', 'dense')   # not pickled by learn.export(): a traced graph does not pickle; the next fit traces again
-    def __init__(self, speedup: float | None = None, steps: int = 4, start=None, end=None, criteria='large_final', context: str = 'local',
-                 max_layer_sparsity: float = 0.9, exclude=None, round_to: int | None = None, verbose: bool = True, heads: bool = False,
-                 sparsity: float | None = None, schedule=agp, update_every: int | None = None, max_fraction=None, ignored_layers=None):
-        if max_fraction is not None: _renamed('max_fraction', 'max_layer_sparsity'); max_layer_sparsity = max_fraction
-        if ignored_layers is not None:
-            _renamed('ignored_layers', 'exclude')
-            if exclude is not None: raise ValueError("exclude and ignored_layers (its old name): give exclude only")
-            exclude = ignored_layers
-        if sparsity is not None and speedup is not None:
-            raise ValueError(f"sparsity={sparsity!r} and speedup={speedup!r}: give one target, the fraction of channels removed or base MACs ÷ MACs")
-        if sparsity is None and speedup is None: speedup = 2.0
-        if sparsity is not None:
-            sparsity = check_sparsity('sparsity', sparsity)
-            if context == 'local' and sparsity > max_layer_sparsity:
-                raise ValueError(f"sparsity={sparsity} is above max_layer_sparsity={max_layer_sparsity}: no group may lose that much under context='local'")
-        _check_plan(1.0 if speedup is None else speedup, criteria, context, max_layer_sparsity, round_to)
-        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1: raise ValueError(f"steps={steps!r}: the number of prunes in the window, a positive int")
-        if hasattr(schedule, 'plan') and not callable(schedule):
-            raise ValueError(f"schedule={schedule!r}: PruneCallback takes a schedule function or its name (its window is start/end); a step schedule carries a sparsity of weights")
-        schedule = check_fit_plan(schedule, start, end, None, update_every)
-        if end is not None and end >= 1: raise ValueError(f"end={end}: must be < 1, to leave steps to fine-tune the pruned model")
-        needs = () if criteria == 'bn_scale' else get_criterion(criteria).needs
-        if bad := [n for n in needs if n not in GRAD_STATS]:
-            raise ValueError(f"criteria={criteria!r} needs {bad}: PruneCallback keeps gradient statistics {list(GRAD_STATS)} only; use e.g. 'taylor' or 'fisher'")
-        if needs and not start: raise ValueError(f"criteria={criteria!r} reads gradient statistics, so the first prune needs training steps before it: start > 0")
-        store_attr('speedup,steps,start,end,criteria,context,max_layer_sparsity,exclude,round_to,verbose,heads,sparsity,schedule,update_every')
-        self._init_state()
-        self.plan, self.history = None, []
-
-    def _init_state(self):
-        super()._init_state()
-        self.pruner = self.dense = None
-
-    def before_fit(self):
-        "Plan this fit's prunes from its number of steps; the pruner (graph, base MACs) is built on the first batch and kept across fits of the same model. A `SparsifyCallback` in the same fit is refused: its masks are of the layers a removal replaces"
-        if any(callable(getattr(type(cb), 'hold', None)) and hasattr(cb, 'sparsifier') for cb in self.learn.cbs):   # SparsifyCallback (a floor above)
-            raise ValueError("PruneCallback and SparsifyCallback in one fit: removing channels replaces the layers whose weights SparsifyCallback masks; "
-                             "remove channels in one fit (PruneCallback), then sparsify the smaller model in the next (SparsifyCallback)")
-        self.done, self.history, self._progress = 0, [], 0.0
-        self.n_steps = self.n_epoch * len(self.dls.train)
-        self.plan = Plan.for_fit(self.schedule, self.n_steps, self.start, self.end, None, self.update_every, n_updates=self.steps)
-        if self.pruner is not None and self.pruner.model is not unwrap_model(self.learn.model): self.pruner = None
-
-    def _start(self):
-        "On the first batch, before any cut: trace the model, try every group on a copy (`StructuralPruner.check`) and, for a MACs target, prune another copy to it, so that what cannot be done is refused now, with the reason"
-        model = unwrap_model(self.learn.model)
-        p = StructuralPruner(model, first_sample(self.learn.xb), self.exclude, heads=self.heads)
-        if self.speedup is not None:
-            try: p.check_target(self.speedup, self.criteria, self.context, self.max_layer_sparsity, self.round_to)
-            except ValueError as e: raise ValueError(f"PruneCallback: {e}; training does not start") from e.__cause__
-        if self.criteria != 'bn_scale': p.track(self.criteria)
-        self.dense = copy.deepcopy(model).cpu() if self.verbose else None   # for the compression report (CPU latency)
-        self.pruner = p
-
-    def target(self, progress: float) -> float:
-        "The target at `progress` through the plan: `sparsity × progress` of the channels, or `speedup ** progress` fewer MACs"
-        return self.sparsity * progress if self.sparsity is not None else self.speedup ** progress
-
-    def before_batch(self):
-        "When the plan's target moves, remove channels to it (for real), re-point the optimizer and rebuild a `DistributedDataParallel` wrapper"
-        if self.pruner is None: self._start()
-        step = self.epoch * self.n_iter + self.iter                          # counts from start_epoch when a fit resumes
-        if (prog := self.plan.progress(step)) <= self._progress: return
-        self._progress, self.done = prog, self.done + 1
-        p, kw = self.pruner, dict(criteria=self.criteria, context=self.context, max_fraction=self.max_layer_sparsity, round_to=self.round_to, opt=self.learn.opt)
-        try:
-            if self.sparsity is not None: p.prune_to_sparsity(self.target(prog), **kw)
-            else: p.prune_to(self.target(prog), **kw)
-        except RuntimeError as e:                                          # nothing half-cut (a failed cut is undone): train on
-            warn(f"PruneCallback: the prune at step {step} stopped at {p.speedup():.2f}× fewer MACs: {e}")
-            self._progress = 1.0
-        self.history.append((step, self.target(prog), p.channel_sparsity(), p.speedup()))
-        for cb in self.learn.cbs:                                           # a checkpoint of the larger model no longer loads: the next epoch is the best so far
-            if isinstance(cb, SaveModelCallback): cb.best = float('inf') if cb.comp == np.less else -float('inf')
-        if p.stats is not None: p.stats.after_update()                     # a new window: the steps since this prune
-        if isinstance(self.learn.model, DistributedDataParallel): self._rewrap()
-
-    def after_backward(self):
-        "Add this step's gradient statistics if the criterion reads them (taylor, fisher…), once per optimizer step under gradient accumulation and without the loss scale of mixed precision"
-        if self.pruner is None or self.pruner.stats is None: return
-        ga = next((cb for cb in self.learn.cbs if isinstance(cb, GradientAccumulation)), None)
-        if ga is not None and ga.count + find_bs(self.learn.yb) < ga.n_acc: return   # accumulating: read the full gradient of the step
-        scaler = getattr(self.learn, 'scaler', None)
-        self.pruner.stats.update(scaler.get_scale() if scaler is not None and scaler.is_enabled() else 1.0)
-
-    def _rewrap(self):
-        "The wrapper fastai's `DistributedTrainer` built holds the removed parameters: replace it (every rank prunes at the same batch)"
-        old = self.learn.model
-        self.learn.model = rewrap_ddp(old)
-        for cb in self.learn.cbs:   # accelerate keeps the wrappers it prepared (DistributedTrainer.accelerator): let go of the old one
-            ms = getattr(getattr(cb, 'accelerator', None), '_models', None)
-            if isinstance(ms, list): ms[:] = [self.learn.model if m is old else m for m in ms]
-
-    def after_fit(self):
-        "Say what was reached and print the compression report (`self.report`) if `verbose`; warn if training ended before the last prune"
-        if self.pruner is None: return
-        if self._progress < 1: warn(f"PruneCallback: training ended before the plan's last prune: {self.pruner.channel_sparsity():.1%} of the channels removed, "
-                                    f"{self.pruner.speedup():.2f}× fewer MACs, not the target {self.sparsity if self.sparsity is not None else self.speedup}"
-                                    f"{'' if self.speedup is None else '×'}")
-        if self.verbose and rank_distrib() == 0:   # one line, from the first process of a data-parallel run
-            p = self.pruner
-            print(f"PruneCallback: channels {p.channel_sparsity():.1%} removed, MACs {p.base_macs:,} → {p.macs():,} ({p.speedup():.2f}×), "
-                  f"params {p.base_params:,} → {sum(q.numel() for q in self.learn.model.parameters()):,}")
-            self.report = compression_report(self.dense, copy.deepcopy(unwrap_model(self.learn.model)).cpu(), _cpu(p.example_inputs))
-            print(format_compression(self.report))
 
 # %% ../nbs/09_structural.ipynb #747cd53c
 def rewrap_ddp(ddp: DistributedDataParallel) -> DistributedDataParallel:

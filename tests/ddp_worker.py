@@ -18,7 +18,7 @@ from sparsify.callback import SparsifyCallback
 from sparsify.data import small_cnn, tensor_dls
 from sparsify.distributed import distrib_cpu_ctx
 from sparsify.regularize import RegularizeCallback
-from sparsify.structural import PruneCallback
+from sparsify.prune import PruneCallback
 
 # (criteria, context) of the SparsifyCallback cases: each pair is one case, checked by tests/test_ddp.py for
 # rank-identical masks and weights and a single report. taylor, fisher and wanda read training-time statistics.
