@@ -24,7 +24,7 @@ from sparsify.measure import (count_macs, remaining_macs, nonzeros, size_on_disk
 from sparsify.structural import (StructuralPruner, prune_to_speedup, PruneCallback, save_pruned, load_pruned, group_scores,
                                  repoint_optimizer, build_graph, resolve_layers, default_ignored, rewrap_ddp, call_model,
                                  Conv1DPruner, attention_kind, AttentionHeads, group_slices, group_refusal)
-from sparsify.groups import DependencyGroups, GroupSparsifier, remove_zeroed
+from sparsify.groups import DependencyGroups, GroupSparsifier, remove_zeroed, tied_parameters
 from sparsify.export import (SparseLinear, SparseConv2d, SPARSE_LAYERS, to_csr, to_sparse_layers, to_dense_layers, pack_bits, unpack_bits,
                              pack_state_dict, unpack_state_dict, save_packed, load_packed, packed_size, checksum, PACKED_FORMAT, PACKED_FORMATS)
 from sparsify.regularize import (RegularizeCallback, REGULARIZERS, BN_LAYERS, group_norms, l1_grad, group_lasso_grad,

@@ -24,7 +24,7 @@ from .structural import StructuralPruner, group_scores, group_slices, default_ig
 
 
 # %% auto #0
-__all__ = ['DependencyGroups', 'GroupSparsifier', 'remove_zeroed']
+__all__ = ['DependencyGroups', 'tied_parameters', 'GroupSparsifier', 'remove_zeroed']
 
 # %% ../nbs/09b_groups.ipynb #854b4426
 class DependencyGroups(Granularity):
@@ -57,6 +57,22 @@ def _slices(pruner, name):
         k = (m, pn, d)
         out[k] = (torch.cat([out[k][0], idxs]), torch.cat([out[k][1], root])) if k in out else (idxs, root)
     return g, [(m, pn, d, i, r) for (m, pn, d), (i, r) in out.items()]
+
+def _holders(model: nn.Module) -> dict:
+    "Every `(name, module, param name)` that holds each parameter of `model`, by id, in model order"
+    out = {}
+    for n, m in model.named_modules():
+        for pn, p in m._parameters.items():
+            if p is not None: out.setdefault(id(p), []).append((f'{n}.{pn}' if n else pn, m, pn))
+    return out
+
+def tied_parameters(model: nn.Module) -> list[list[str]]:
+    "The parameters of `model` held by more than one module (tied weights: an embedding and the output layer, two layers sharing one weight), each as the names of its holders in model order"
+    return [[n for n, *_ in hs] for hs in _holders(model).values() if len(hs) > 1]
+
+def _ties_in(slices, holders) -> list[str]:
+    "The tied parameters among a group's slices, as 'a.weight = b.weight'"
+    return list(dict.fromkeys(' = '.join(n for n, *_ in holders[id(getattr(m, pn))]) for m, pn, *_ in slices if len(holders.get(id(getattr(m, pn)), ())) > 1))
 
 def _alive(slices, n: int, marked: bool = False) -> Tensor:
     "Bool per channel of a group: does any of its parameter slices hold a nonzero (with `marked`: anything but a -0.0 that sparsify wrote), counted in the weights"
@@ -95,6 +111,9 @@ class GroupSparsifier:
                              f"({type(e).__name__}: {e}); use a layer-wise granularity such as 'filter' for this model") from e
         self.example_inputs, self.ignored, names = self.pruner.example_inputs, ignored, self.pruner.names
         self.skipped, self.groups = dict(self.pruner.skipped), {}
+        holders = _holders(model)
+        for n, why in list(self.skipped.items()):                          # a group refused while tracing: say if it cuts a tied weight
+            if ties := self._refused_ties(n, holders): self.skipped[n] = f"it cuts a tied weight ({'; '.join(ties)}), which removal must cut alike for every holder: {why}"
         for n in self.pruner.roots:
             g, sl = _slices(self.pruner, n)
             if why := group_refusal(g, names, mask=True): self.skipped[n] = why
@@ -104,8 +123,13 @@ class GroupSparsifier:
         if not self.groups:
             raise ValueError(f"no dependency group to sparsify in {type(model).__name__}" + (f"; set aside: {self.skipped}" if self.skipped else ''))
         self._params = {(m, pn): getattr(m, pn) for _, sl in self.groups.values() for m, pn, *_ in sl}
+        self._canon = {id(p): (hs[0][1], hs[0][2]) for p in self._params.values() if (hs := holders.get(id(p)))}   # a tied tensor: one mask, under its first holder
         members = {m for m, _ in self._params}
-        self.layers = {n: m for n, m in model.named_modules() if m in members and (isinstance(m, _WEIGHTED) or is_input_major(m))}
+        weighted = {n: m for n, m in model.named_modules() if m in members and (isinstance(m, _WEIGHTED) or is_input_major(m))}
+        self.layers, first = {}, {}
+        for n, m in weighted.items():                                      # a weight two layers hold is counted once, under the first
+            if (f := first.setdefault(id(m.weight), n)) == n: self.layers[n] = m
+            else: self.skipped[n] = (f"{self.skipped[n]}; " if n in self.skipped else '') + f"shares its weight with {f!r} (one tensor: masked and counted once, under {f!r})"
         self.units = {n: self.pruner.units(n) for n in self.groups}        # channels that go together (heads, convolution groups), one row each
         roots = {n: self.pruner.roots[n][0] for n in self.groups}
         self.floors = {n: check_sparsity(f'min_layer_sparsity[{n!r}]', v) for n, v in per_layer('min_layer_sparsity', min_layer_sparsity, roots, 0.0).items()}
@@ -114,14 +138,23 @@ class GroupSparsifier:
         stat_needs = [n for n in self.criteria.needs if n in STATS]
         if stats_decay is not None and not stat_needs:
             raise ValueError(f"stats_decay={stats_decay!r}: criteria {self.criteria!r} collects no statistics, so a decay would do nothing")
-        self.stats = (Statistics(self.layers, stat_needs, check_decay(stats_decay, 'stats_decay'), self.criteria.window, via=attention_outputs(model, self.layers))
+        self.stats = (Statistics(weighted, stat_needs, check_decay(stats_decay, 'stats_decay'), self.criteria.window, via=attention_outputs(model, weighted))
                       if stat_needs else None)
         keep_init = 'init' in self.criteria.needs
         self.states = {m: LayerState(n, m, self.generator, m.weight.detach().clone() if keep_init else None,
-                                     None if self.stats is None else self.stats[n]) for n, m in self.layers.items()}
+                                     None if self.stats is None else self.stats[n]) for n, m in weighted.items()}
         self.keep = {n: torch.ones(c, dtype=torch.bool) for n, (c, _) in self.groups.items()}
         self.masks: dict[str, Tensor] = {}
         self.targets, self.target = {n: 0.0 for n in self.groups}, 0.0
+
+    def _refused_ties(self, n, holders) -> list[str]:
+        "The tied weights the group rooted at `n` cuts, as 'a.weight = b.weight', where its trial cut failed (not where the group is refused for what it is, e.g. the model's outputs)"
+        if not any(len(hs) > 1 for hs in holders.values()): return []
+        m = dict(self.model.named_modules()).get(n)
+        try: g = self.pruner.DG.get_pruning_group(m, self.pruner.DG.get_pruner_of_module(m).prune_out_channels, [0])
+        except Exception: return []
+        if group_refusal(g, self.pruner.names): return []
+        return _ties_in([(m, pn) for m, pn, *_ in group_slices(g)], holders)
 
     def __repr__(self):
         return f"GroupSparsifier({len(self.groups)} groups, {sum(c for c, _ in self.groups.values())} channels, context={self.context!r}, criteria={self.criteria!r})"
@@ -238,7 +271,7 @@ class GroupSparsifier:
                 hit = idxs[dead[root]]
                 if not hit.numel(): continue
                 p = getattr(m, pn)
-                v = vecs.setdefault((m, pn), {}).setdefault(d, torch.ones(p.shape[d], dtype=torch.bool))
+                v = vecs.setdefault(self._canon.get(id(p), (m, pn)), {}).setdefault(d, torch.ones(p.shape[d], dtype=torch.bool))
                 v[hit] = False
         self.masks, self._apply = {}, []
         for (m, pn), dv in vecs.items():
@@ -390,7 +423,8 @@ class GroupSparsifier:
 
 # %% ../nbs/09b_groups.ipynb #23a56ed8
 def remove_zeroed(model: nn.Module, example_inputs, ignored_layers=None, opt=None, heads: bool = False) -> StructuralPruner:
-    "Remove every unit (channel; same place in every head, or with `heads` whole head) whose whole dependency group slice is exactly zero (one zero unit stays in a group that has no other); re-point `opt` if given; returns the `StructuralPruner` (history for `save_pruned`, MACs)"
+    "Remove every unit (channel; same place in every head, or with `heads` whole head) whose whole dependency group slice is exactly zero (one zero unit stays in a group that has no other); tied weights stay tied (else a `RuntimeError` names them); re-point `opt` if given; returns the `StructuralPruner` (history for `save_pruned`, MACs)"
+    ties = [hs for hs in _holders(model).values() if len(hs) > 1]
     p = StructuralPruner(model, example_inputs, ignored_layers, heads=heads)
     with torch.no_grad():
         for n in list(p.roots):
@@ -400,5 +434,8 @@ def remove_zeroed(model: nn.Module, example_inputs, ignored_layers=None, opt=Non
             dead = ~_alive(sl, len(g[0].idxs))[u].any(1)
             if dead.all(): dead[0] = False
             if dead.any(): p.remove(n, u[dead].reshape(-1).tolist(), opt)
+    if untied := [[n for n, *_ in hs] for hs in ties if any(getattr(m, pn) is not getattr(hs[0][1], hs[0][2]) for _, m, pn in hs)]:
+        raise RuntimeError(f"the removal untied {untied}: these layers held one tensor and now hold different ones; exclude one of them "
+                           "(exclude=[layer]) so that no group cuts the tied weight")
     return p
 
