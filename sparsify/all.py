@@ -13,6 +13,7 @@ from sparsify.criteria import (Criterion, LayerState, criterion, get_criterion, 
 from sparsify.schedules import (ScheduleFn, schedule_fn, one_shot, lin, cos, agp, one_cycle, logistic, dsd, DEFAULT_WINDOW, schedules, get_schedule,
                                 check_schedule_fn, check_sparsity, check_fit_plan, progress_at_step, Plan, Schedule, Gradual, Cubic, OneShot)
 from sparsify.select import keep_lowest, keep_lowest_reference, tied_to_prune, spread_keys, count_true, count_zeros
+from sparsify.engine import MaskEngine, builds_engine
 from sparsify.sparsifier import Sparsifier, nearest_counts, find_layers, scan_layers, round_half_down, DEFAULT_LAYERS, near_bounds, raise_to_inf
 from sparsify.report import sparsity_report, format_report, model_sparsity, plot_layer_sparsity, plot_mask, mask_image, plot_accuracy_vs_sparsity
 from sparsify.oneshot import (prune_oneshot, ONESHOT_METHODS, sparsegpt, spread, keep_per_row, keep_nm, as_matrix, from_matrix, input_columns,

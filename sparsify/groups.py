@@ -17,7 +17,8 @@ from .criteria import LayerState, get_criterion, large_final
 from .stats import Statistics, STATS, check_decay
 from .schedules import check_sparsity
 from .select import count_true, count_zeros
-from .sparsifier import Sparsifier, round_half_down
+from .sparsifier import round_half_down
+from .engine import MaskEngine
 from .core import CONTEXTS, check_context, per_layer, check_fraction
 from .weights import is_input_major
 from .structural import StructuralPruner, group_scores, group_slices, default_ignored, resolve_layers, group_refusal
@@ -30,6 +31,7 @@ __all__ = ['DependencyGroups', 'tied_parameters', 'GroupSparsifier', 'remove_zer
 class DependencyGroups(Granularity):
     "Torch-Pruning's dependency groups as a granularity: one unit is a channel with every tensor slice coupled to it (producers' rows and biases, BatchNorm γ and β, consumers' input slices); in attention the same place in every head, or with `heads` a whole head"
     name = 'dependency'
+    spans_layers = True                 # it builds its own engine (`builds_engine`): `sparsifier(model, example_inputs, **kwargs)`
     def __init__(self, example_inputs=None, ignored_layers=None, heads: bool = False):
         self.example_inputs, self.ignored_layers, self.heads = example_inputs, ignored_layers, heads
     def check(self, module, name): pass
@@ -85,8 +87,9 @@ def _alive(slices, n: int, marked: bool = False) -> Tensor:
 
 
 # %% ../nbs/09b_groups.ipynb #eccd533f
-class GroupSparsifier:
-    "Nested channel masks over the dependency groups of `model` (traced on `example_inputs`): each pruned channel zeroes its whole coupled group, so the masked model computes what the physically pruned one does"
+class GroupSparsifier(MaskEngine):
+    "Nested channel masks over the dependency groups of `model` (traced on `example_inputs`): each pruned channel zeroes its whole coupled group, so the masked model computes what the physically pruned one does (a `MaskEngine` whose unit is channels; `masks` by parameter name)"
+    unit = 'channels'
     granularity = DependencyGroups()
     def __init__(self, model: nn.Module, example_inputs, context: str = 'local', criteria=large_final, ignored_layers=None,
                  exclude=None, min_layer_sparsity=None, max_layer_sparsity=None, seed: int = 0, include_frozen: bool = False,
@@ -202,8 +205,8 @@ class GroupSparsifier:
                              "(min/max_layer_sparsity; every group keeps one unit)")
         return b
 
-    def _targets(self, sparsity) -> dict[str, float]:
-        "A checked target per group (a fraction of its channels) from a number or a {root name or regex: fraction} dict (local only)"
+    def layer_targets(self, sparsity) -> dict[str, float]:
+        "A checked target per group, by root layer name (a fraction of its channels) from a number or a {root name or regex: fraction} dict (local only)"
         if isinstance(sparsity, dict):
             if self.context == 'global': raise ValueError("a per-group sparsity dict needs context='local'; under 'global' use min/max_layer_sparsity")
             roots = {n: self.pruner.roots[n][0] for n in self.groups}
@@ -221,7 +224,7 @@ class GroupSparsifier:
     def sparsify(self, sparsity, floor_scale: float = 1.0, mark: bool = True) -> GroupSparsifier:
         "Prune the lowest-scoring units (channels; in attention the same place in every head, or whole heads) to `sparsity` (a fraction of units: of each group under 'local', of all under 'global'), nested in the pruned ones, and apply the masks; `mark`: write them as -0.0 (`mark_pruned`)"
         with torch.no_grad():
-            targets = self._targets(sparsity)
+            targets = self.layer_targets(sparsity)
             us = self.units
             dead = {n: (~self.keep[n])[u].any(1) for n, u in us.items()}       # a unit with a pruned channel is pruned
             sc = {n: s[us[n]].mean(1).masked_fill(dead[n], -math.inf) for n, s in self.scores().items()}   # a unit scores the mean of its channels; pruned units rank first: they stay pruned
@@ -358,12 +361,20 @@ class GroupSparsifier:
             return dead / sum(c for c, _ in self.groups.values())
 
     def achieved(self) -> float:
-        "Fraction of zeros over the weights of the conv and linear layers the groups touch (counted in the weights)"
+        "Fraction of the groups' units (channels; in attention the channels that go together) whose every slice is zero, counted in the weights: the unit of the target. `weight_sparsity` gives the zeros over the layers' weights"
         self._check_current()
         with torch.no_grad():
-            ws = [m.weight for m in self.layers.values()]
-            n = sum(w.numel() for w in ws)
-            return sum(count_zeros(w) for w in ws) / n
+            dead = sum(int((~_alive(sl, c))[self.units[n]].all(1).sum()) for n, (c, sl) in self.groups.items())
+            return dead / sum(len(u) for u in self.units.values())
+
+    def weight_sparsity(self) -> float:
+        "Fraction of zeros over the weights of the conv and linear layers the groups touch (each tensor once), counted in the weights"
+        self._check_current()
+        return super().weight_sparsity()
+
+    def param_masks(self) -> dict[str, Tensor]:
+        "The masks by parameter name (they are already keyed so; a tied tensor once, under its first holder)"
+        return {k.lstrip('.'): v for k, v in self.masks.items()}
 
     def layer_stats(self) -> list[dict]:
         "Per conv or linear layer of the groups: name, type, shape, achieved sparsity (zeros in the weight), nonzeros, params, mask bytes; the target is in channels, so it is left out per layer"
@@ -378,17 +389,11 @@ class GroupSparsifier:
                                  mask_bytes=0 if mask is None else mask.numel() * mask.element_size()))
             return rows
 
-    def coverage(self) -> dict:
-        "How much of the model's weights the groups' conv and linear layers cover, and what is left out and why (`coverage`)"
-        return coverage(self.model, self.layers, self.skipped)
-
     def extra_bytes(self) -> int:
         "Bytes held beyond the model: masks, channel keep-flags, statistics and initial weights if the criterion needs them"
         b = sum(m.numel() * m.element_size() for m in self.masks.values()) + sum(k.numel() for k in self.keep.values())
         b += self.stats.nbytes() if self.stats is not None else 0
         return b + sum(s._init.numel() * s._init.element_size() for s in self.states.values() if s._init is not None)
-
-    calibrate = Sparsifier.calibrate
 
     def group_norms(self) -> dict[str, Tensor]:
         "The L2 norm of every channel's whole group slice (all member tensors: weights, biases, BatchNorm γ and β, consumers' input slices), by root layer name"
