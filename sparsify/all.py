@@ -17,6 +17,7 @@ from .data import *
 from .granularity import *
 from .criteria import *
 from .schedules import *
+from .engine import *
 from .sparsifier import *
 from .oneshot import *
 from .report import *

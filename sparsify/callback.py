@@ -17,6 +17,7 @@ from .stats import STATS, check_decay
 from .granularity import get_granularity
 from .schedules import agp, check_fit_plan, check_sparsity, Plan, Schedule
 from .sparsifier import Sparsifier, scan_layers
+from .engine import builds_engine
 from .report import sparsity_report, format_report
 from .planned import PlannedCallback
 
@@ -84,11 +85,11 @@ class SparsifyCallback(PlannedCallback):
 
     @property
     def unit(self) -> str:
-        "What `achieved()` counts: the sparsifier's unit (`'weights'`; a dependency-group engine may count channels)"
-        return getattr(self.sparsifier, 'unit', 'weights')
+        "What `achieved()`, the `sparsity` column and `history` count: the engine's unit (`'weights'`; `'channels'` for dependency groups)"
+        return 'weights' if self.sparsifier is None else self.sparsifier.unit
 
     def achieved(self) -> float:
-        "The fraction of zeros in the sparsified weights now: the `sparsity` column"
+        "The fraction of the `unit`s pruned now, counted from the weights: the `sparsity` column"
         return self.sparsifier.achieved() if self.sparsifier is not None else float('nan')
 
     def setup(self):
@@ -136,11 +137,11 @@ class SparsifyCallback(PlannedCallback):
         "The Sparsifier for this fit: the one of the last fit while the model and its layers are the same (masks and initial weights live on), else a new one that inherits the masks of the layers it shares"
         model, old = unwrap_model(self.learn.model), self.sparsifier
         if self.held and old is not None:                           # `hold`: its own sparsifier, whatever this callback's arguments say
-            if not (old.fits(model) if hasattr(old, 'fits') else old.model is model):
+            if not old.fits(model):
                 raise ValueError("SparsifyCallback.hold: the sparsifier was built on another model (or one whose layers a removal replaced) than "
                                  "this Learner's; build it on learn.model")
             return
-        if hasattr(self.granularity, 'sparsifier'):                 # a granularity spanning layers (`DependencyGroups`) builds its own, tracing the model
+        if builds_engine(self.granularity):                         # a granularity spanning layers (`DependencyGroups`) builds its own, tracing the model
             if old is None or not old.fits(model):
                 self.sparsifier = None
                 if xb is None and getattr(self.granularity, 'example_inputs', None) is None: return   # traced on the first training batch
@@ -171,13 +172,13 @@ class SparsifyCallback(PlannedCallback):
         kw = dict(context=self.context, criteria=self.criteria, layer_type=self.layer_type, exclude=self.exclude,
                   min_layer_sparsity=self.min_layer_sparsity, max_layer_sparsity=self.max_layer_sparsity,
                   seed=self.seed, include_frozen=self.include_frozen, stats_decay=self.stats_decay)
-        if hasattr(self.granularity, 'sparsifier'): return self.granularity.sparsifier(model, None if xb is None else first_sample(xb), **kw)
+        if builds_engine(self.granularity): return self.granularity.sparsifier(model, None if xb is None else first_sample(xb), **kw)
         return Sparsifier(model, granularity=self.granularity, **kw)
 
     def _check(self, sp: Sparsifier):
         "Fail now, not mid-fit: a bad criterion, unknown layer names in a per-layer target, a target out of reach of the layer bounds"
         sp.check_criteria()
-        if isinstance(self.sparsity, dict): sp._targets(self.sparsity)
+        if isinstance(self.sparsity, dict): sp.layer_targets(self.sparsity)
         elif self.context == 'global': sp.check_bounds(self.sparsity)
 
     def check(self, model: nn.Module) -> Sparsifier:
@@ -189,17 +190,17 @@ class SparsifyCallback(PlannedCallback):
     def finish(self):
         "After every other callback's `after_fit`: re-apply the masks to the weights the user now holds, then report them"
         sp = self.sparsifier
-        before = sp.achieved(); sp.apply_masks().mark_pruned(); after = sp.achieved()
+        before = sp.weight_sparsity(); sp.apply_masks().mark_pruned(); after = sp.weight_sparsity()
         if after > before:
             warn(f"a callback changed the weights after training (e.g. SaveModelCallback loading its best epoch): {after - before:.2%} "
                           "of the weights were pruned weights grown back and are zeroed again; validate the model to measure it as it is now")
         self.report = sparsity_report(sp)
         if not self.completed and not self.held:
-            warn(f"training stopped at step {self.last_step + 1} of {self.n_steps}, before the plan ended: the model is {after:.2%} sparse, "
+            warn(f"training stopped at step {self.last_step + 1} of {self.n_steps}, before the plan ended: {sp.achieved():.2%} of the {sp.unit} are pruned, "
                           f"not the final target {_mean(self.sparsity):.2%}; fit again with this callback to go on from here")
         if self.verbose and rank_distrib() == 0:
             print(format_report(self.report))
-            if self.released_at is not None: print(f"masks released at step {self.released_at} (schedule {self.schedule!r}, dense-sparse-dense): the last phase trained every weight; the model is {after:.2%} zeros")
+            if self.released_at is not None: print(f"masks released at step {self.released_at} (schedule {self.schedule!r}, dense-sparse-dense): the last phase trained every weight; {after:.2%} of the weights are zeros")
 
     @classmethod
     def hold(cls, sparsifier, verbose: bool = True) -> SparsifyCallback:
@@ -217,7 +218,7 @@ class SparsifyCallback(PlannedCallback):
         steps = range(self.n_steps + 1)
         ax.step(list(steps), [100 * _mean(self.plan.target(self.sparsity, s)) for s in steps], where='post', label=f'target ({self.schedule!r})')
         if self.history: ax.scatter([h[0] for h in self.history], [100 * h[2] for h in self.history], s=12, color='tab:red', zorder=3, label='achieved')
-        ax.set_xlabel('training step'); ax.set_ylabel('sparsity (%)'); ax.grid(alpha=0.3); ax.legend(fontsize=8)
+        ax.set_xlabel('training step'); ax.set_ylabel(f'sparsity (% of the {self.unit})'); ax.grid(alpha=0.3); ax.legend(fontsize=8)
         return ax
 
 def _mean(t): return sum(t.values()) / len(t) if isinstance(t, dict) else t

@@ -20,6 +20,7 @@ class Granularity:
     "Base class: how a weight is cut into groups. Subclass it, or pass a function `module -> kept dims` (see `DimGranularity`)"
     name = 'granularity'
     within = None  # for N:M: the group size inside which weights are ranked
+    spans_layers = False  # True for a granularity whose groups span layers and that builds its own engine (`DependencyGroups`, see `builds_engine`)
     def check(self, module: nn.Module, name: str):
         "Raise `ValueError` naming the layer if this granularity does not fit `module`"
     def group_scores(self, scores: Tensor, module: nn.Module) -> Tensor:

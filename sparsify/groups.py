@@ -17,19 +17,21 @@ from .criteria import LayerState, get_criterion, large_final
 from .stats import Statistics, STATS, check_decay
 from .schedules import check_sparsity
 from .select import count_true, count_zeros
-from .sparsifier import Sparsifier, round_half_down
+from .sparsifier import round_half_down
+from .engine import MaskEngine
 from .core import CONTEXTS, check_context, per_layer, check_fraction
 from .weights import is_input_major
 from .structural import StructuralPruner, group_scores, group_slices, default_ignored, resolve_layers, group_refusal
 
 
 # %% auto #0
-__all__ = ['DependencyGroups', 'GroupSparsifier', 'remove_zeroed']
+__all__ = ['DependencyGroups', 'tied_parameters', 'GroupSparsifier', 'remove_zeroed']
 
 # %% ../nbs/09b_groups.ipynb #854b4426
 class DependencyGroups(Granularity):
     "Torch-Pruning's dependency groups as a granularity: one unit is a channel with every tensor slice coupled to it (producers' rows and biases, BatchNorm γ and β, consumers' input slices); in attention the same place in every head, or with `heads` a whole head"
     name = 'dependency'
+    spans_layers = True                 # it builds its own engine (`builds_engine`): `sparsifier(model, example_inputs, **kwargs)`
     def __init__(self, example_inputs=None, ignored_layers=None, heads: bool = False):
         self.example_inputs, self.ignored_layers, self.heads = example_inputs, ignored_layers, heads
     def check(self, module, name): pass
@@ -58,6 +60,22 @@ def _slices(pruner, name):
         out[k] = (torch.cat([out[k][0], idxs]), torch.cat([out[k][1], root])) if k in out else (idxs, root)
     return g, [(m, pn, d, i, r) for (m, pn, d), (i, r) in out.items()]
 
+def _holders(model: nn.Module) -> dict:
+    "Every `(name, module, param name)` that holds each parameter of `model`, by id, in model order"
+    out = {}
+    for n, m in model.named_modules():
+        for pn, p in m._parameters.items():
+            if p is not None: out.setdefault(id(p), []).append((f'{n}.{pn}' if n else pn, m, pn))
+    return out
+
+def tied_parameters(model: nn.Module) -> list[list[str]]:
+    "The parameters of `model` held by more than one module (tied weights: an embedding and the output layer, two layers sharing one weight), each as the names of its holders in model order"
+    return [[n for n, *_ in hs] for hs in _holders(model).values() if len(hs) > 1]
+
+def _ties_in(slices, holders) -> list[str]:
+    "The tied parameters among a group's slices, as 'a.weight = b.weight'"
+    return list(dict.fromkeys(' = '.join(n for n, *_ in holders[id(getattr(m, pn))]) for m, pn, *_ in slices if len(holders.get(id(getattr(m, pn)), ())) > 1))
+
 def _alive(slices, n: int, marked: bool = False) -> Tensor:
     "Bool per channel of a group: does any of its parameter slices hold a nonzero (with `marked`: anything but a -0.0 that sparsify wrote), counted in the weights"
     alive = torch.zeros(n, dtype=torch.bool)
@@ -69,8 +87,9 @@ def _alive(slices, n: int, marked: bool = False) -> Tensor:
 
 
 # %% ../nbs/09b_groups.ipynb #eccd533f
-class GroupSparsifier:
-    "Nested channel masks over the dependency groups of `model` (traced on `example_inputs`): each pruned channel zeroes its whole coupled group, so the masked model computes what the physically pruned one does"
+class GroupSparsifier(MaskEngine):
+    "Nested channel masks over the dependency groups of `model` (traced on `example_inputs`): each pruned channel zeroes its whole coupled group, so the masked model computes what the physically pruned one does (a `MaskEngine` whose unit is channels; `masks` by parameter name)"
+    unit = 'channels'
     granularity = DependencyGroups()
     def __init__(self, model: nn.Module, example_inputs, context: str = 'local', criteria=large_final, ignored_layers=None,
                  exclude=None, min_layer_sparsity=None, max_layer_sparsity=None, seed: int = 0, include_frozen: bool = False,
@@ -95,6 +114,9 @@ class GroupSparsifier:
                              f"({type(e).__name__}: {e}); use a layer-wise granularity such as 'filter' for this model") from e
         self.example_inputs, self.ignored, names = self.pruner.example_inputs, ignored, self.pruner.names
         self.skipped, self.groups = dict(self.pruner.skipped), {}
+        holders = _holders(model)
+        for n, why in list(self.skipped.items()):                          # a group refused while tracing: say if it cuts a tied weight
+            if ties := self._refused_ties(n, holders): self.skipped[n] = f"it cuts a tied weight ({'; '.join(ties)}), which removal must cut alike for every holder: {why}"
         for n in self.pruner.roots:
             g, sl = _slices(self.pruner, n)
             if why := group_refusal(g, names, mask=True): self.skipped[n] = why
@@ -104,8 +126,13 @@ class GroupSparsifier:
         if not self.groups:
             raise ValueError(f"no dependency group to sparsify in {type(model).__name__}" + (f"; set aside: {self.skipped}" if self.skipped else ''))
         self._params = {(m, pn): getattr(m, pn) for _, sl in self.groups.values() for m, pn, *_ in sl}
+        self._canon = {id(p): (hs[0][1], hs[0][2]) for p in self._params.values() if (hs := holders.get(id(p)))}   # a tied tensor: one mask, under its first holder
         members = {m for m, _ in self._params}
-        self.layers = {n: m for n, m in model.named_modules() if m in members and (isinstance(m, _WEIGHTED) or is_input_major(m))}
+        weighted = {n: m for n, m in model.named_modules() if m in members and (isinstance(m, _WEIGHTED) or is_input_major(m))}
+        self.layers, first = {}, {}
+        for n, m in weighted.items():                                      # a weight two layers hold is counted once, under the first
+            if (f := first.setdefault(id(m.weight), n)) == n: self.layers[n] = m
+            else: self.skipped[n] = (f"{self.skipped[n]}; " if n in self.skipped else '') + f"shares its weight with {f!r} (one tensor: masked and counted once, under {f!r})"
         self.units = {n: self.pruner.units(n) for n in self.groups}        # channels that go together (heads, convolution groups), one row each
         roots = {n: self.pruner.roots[n][0] for n in self.groups}
         self.floors = {n: check_sparsity(f'min_layer_sparsity[{n!r}]', v) for n, v in per_layer('min_layer_sparsity', min_layer_sparsity, roots, 0.0).items()}
@@ -114,14 +141,23 @@ class GroupSparsifier:
         stat_needs = [n for n in self.criteria.needs if n in STATS]
         if stats_decay is not None and not stat_needs:
             raise ValueError(f"stats_decay={stats_decay!r}: criteria {self.criteria!r} collects no statistics, so a decay would do nothing")
-        self.stats = (Statistics(self.layers, stat_needs, check_decay(stats_decay, 'stats_decay'), self.criteria.window, via=attention_outputs(model, self.layers))
+        self.stats = (Statistics(weighted, stat_needs, check_decay(stats_decay, 'stats_decay'), self.criteria.window, via=attention_outputs(model, weighted))
                       if stat_needs else None)
         keep_init = 'init' in self.criteria.needs
         self.states = {m: LayerState(n, m, self.generator, m.weight.detach().clone() if keep_init else None,
-                                     None if self.stats is None else self.stats[n]) for n, m in self.layers.items()}
+                                     None if self.stats is None else self.stats[n]) for n, m in weighted.items()}
         self.keep = {n: torch.ones(c, dtype=torch.bool) for n, (c, _) in self.groups.items()}
         self.masks: dict[str, Tensor] = {}
         self.targets, self.target = {n: 0.0 for n in self.groups}, 0.0
+
+    def _refused_ties(self, n, holders) -> list[str]:
+        "The tied weights the group rooted at `n` cuts, as 'a.weight = b.weight', where its trial cut failed (not where the group is refused for what it is, e.g. the model's outputs)"
+        if not any(len(hs) > 1 for hs in holders.values()): return []
+        m = dict(self.model.named_modules()).get(n)
+        try: g = self.pruner.DG.get_pruning_group(m, self.pruner.DG.get_pruner_of_module(m).prune_out_channels, [0])
+        except Exception: return []
+        if group_refusal(g, self.pruner.names): return []
+        return _ties_in([(m, pn) for m, pn, *_ in group_slices(g)], holders)
 
     def __repr__(self):
         return f"GroupSparsifier({len(self.groups)} groups, {sum(c for c, _ in self.groups.values())} channels, context={self.context!r}, criteria={self.criteria!r})"
@@ -169,8 +205,8 @@ class GroupSparsifier:
                              "(min/max_layer_sparsity; every group keeps one unit)")
         return b
 
-    def _targets(self, sparsity) -> dict[str, float]:
-        "A checked target per group (a fraction of its channels) from a number or a {root name or regex: fraction} dict (local only)"
+    def layer_targets(self, sparsity) -> dict[str, float]:
+        "A checked target per group, by root layer name (a fraction of its channels) from a number or a {root name or regex: fraction} dict (local only)"
         if isinstance(sparsity, dict):
             if self.context == 'global': raise ValueError("a per-group sparsity dict needs context='local'; under 'global' use min/max_layer_sparsity")
             roots = {n: self.pruner.roots[n][0] for n in self.groups}
@@ -188,7 +224,7 @@ class GroupSparsifier:
     def sparsify(self, sparsity, floor_scale: float = 1.0, mark: bool = True) -> GroupSparsifier:
         "Prune the lowest-scoring units (channels; in attention the same place in every head, or whole heads) to `sparsity` (a fraction of units: of each group under 'local', of all under 'global'), nested in the pruned ones, and apply the masks; `mark`: write them as -0.0 (`mark_pruned`)"
         with torch.no_grad():
-            targets = self._targets(sparsity)
+            targets = self.layer_targets(sparsity)
             us = self.units
             dead = {n: (~self.keep[n])[u].any(1) for n, u in us.items()}       # a unit with a pruned channel is pruned
             sc = {n: s[us[n]].mean(1).masked_fill(dead[n], -math.inf) for n, s in self.scores().items()}   # a unit scores the mean of its channels; pruned units rank first: they stay pruned
@@ -238,7 +274,7 @@ class GroupSparsifier:
                 hit = idxs[dead[root]]
                 if not hit.numel(): continue
                 p = getattr(m, pn)
-                v = vecs.setdefault((m, pn), {}).setdefault(d, torch.ones(p.shape[d], dtype=torch.bool))
+                v = vecs.setdefault(self._canon.get(id(p), (m, pn)), {}).setdefault(d, torch.ones(p.shape[d], dtype=torch.bool))
                 v[hit] = False
         self.masks, self._apply = {}, []
         for (m, pn), dv in vecs.items():
@@ -325,12 +361,20 @@ class GroupSparsifier:
             return dead / sum(c for c, _ in self.groups.values())
 
     def achieved(self) -> float:
-        "Fraction of zeros over the weights of the conv and linear layers the groups touch (counted in the weights)"
+        "Fraction of the groups' units (channels; in attention the channels that go together) whose every slice is zero, counted in the weights: the unit of the target. `weight_sparsity` gives the zeros over the layers' weights"
         self._check_current()
         with torch.no_grad():
-            ws = [m.weight for m in self.layers.values()]
-            n = sum(w.numel() for w in ws)
-            return sum(count_zeros(w) for w in ws) / n
+            dead = sum(int((~_alive(sl, c))[self.units[n]].all(1).sum()) for n, (c, sl) in self.groups.items())
+            return dead / sum(len(u) for u in self.units.values())
+
+    def weight_sparsity(self) -> float:
+        "Fraction of zeros over the weights of the conv and linear layers the groups touch (each tensor once), counted in the weights"
+        self._check_current()
+        return super().weight_sparsity()
+
+    def param_masks(self) -> dict[str, Tensor]:
+        "The masks by parameter name (they are already keyed so; a tied tensor once, under its first holder)"
+        return {k.lstrip('.'): v for k, v in self.masks.items()}
 
     def layer_stats(self) -> list[dict]:
         "Per conv or linear layer of the groups: name, type, shape, achieved sparsity (zeros in the weight), nonzeros, params, mask bytes; the target is in channels, so it is left out per layer"
@@ -345,17 +389,11 @@ class GroupSparsifier:
                                  mask_bytes=0 if mask is None else mask.numel() * mask.element_size()))
             return rows
 
-    def coverage(self) -> dict:
-        "How much of the model's weights the groups' conv and linear layers cover, and what is left out and why (`coverage`)"
-        return coverage(self.model, self.layers, self.skipped)
-
     def extra_bytes(self) -> int:
         "Bytes held beyond the model: masks, channel keep-flags, statistics and initial weights if the criterion needs them"
         b = sum(m.numel() * m.element_size() for m in self.masks.values()) + sum(k.numel() for k in self.keep.values())
         b += self.stats.nbytes() if self.stats is not None else 0
         return b + sum(s._init.numel() * s._init.element_size() for s in self.states.values() if s._init is not None)
-
-    calibrate = Sparsifier.calibrate
 
     def group_norms(self) -> dict[str, Tensor]:
         "The L2 norm of every channel's whole group slice (all member tensors: weights, biases, BatchNorm γ and β, consumers' input slices), by root layer name"
@@ -390,7 +428,8 @@ class GroupSparsifier:
 
 # %% ../nbs/09b_groups.ipynb #23a56ed8
 def remove_zeroed(model: nn.Module, example_inputs, ignored_layers=None, opt=None, heads: bool = False) -> StructuralPruner:
-    "Remove every unit (channel; same place in every head, or with `heads` whole head) whose whole dependency group slice is exactly zero (one zero unit stays in a group that has no other); re-point `opt` if given; returns the `StructuralPruner` (history for `save_pruned`, MACs)"
+    "Remove every unit (channel; same place in every head, or with `heads` whole head) whose whole dependency group slice is exactly zero (one zero unit stays in a group that has no other); tied weights stay tied (else a `RuntimeError` names them); re-point `opt` if given; returns the `StructuralPruner` (history for `save_pruned`, MACs)"
+    ties = [hs for hs in _holders(model).values() if len(hs) > 1]
     p = StructuralPruner(model, example_inputs, ignored_layers, heads=heads)
     with torch.no_grad():
         for n in list(p.roots):
@@ -400,5 +439,8 @@ def remove_zeroed(model: nn.Module, example_inputs, ignored_layers=None, opt=Non
             dead = ~_alive(sl, len(g[0].idxs))[u].any(1)
             if dead.all(): dead[0] = False
             if dead.any(): p.remove(n, u[dead].reshape(-1).tolist(), opt)
+    if untied := [[n for n, *_ in hs] for hs in ties if any(getattr(m, pn) is not getattr(hs[0][1], hs[0][2]) for _, m, pn in hs)]:
+        raise RuntimeError(f"the removal untied {untied}: these layers held one tensor and now hold different ones; exclude one of them "
+                           "(exclude=[layer]) so that no group cuts the tied weight")
     return p
 

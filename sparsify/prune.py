@@ -19,6 +19,7 @@ from .stats import GRAD_STATS
 from .measure import compression_report, format_compression
 from .structural import StructuralPruner, check_pruning, rewrap_ddp
 from .planned import PlannedCallback
+from .callback import SparsifyCallback
 
 # %% auto #0
 __all__ = ['PruneCallback']
@@ -71,7 +72,7 @@ class PruneCallback(PlannedCallback):
 
     def setup(self):
         "A `SparsifyCallback` in the same fit is refused (its masks are of the layers a removal replaces); the pruner of an earlier fit is kept while the model is the same"
-        if any(callable(getattr(type(cb), 'hold', None)) and hasattr(cb, 'sparsifier') for cb in self.learn.cbs):   # SparsifyCallback (a room beside this one)
+        if any(isinstance(cb, SparsifyCallback) for cb in self.learn.cbs):
             raise ValueError("PruneCallback and SparsifyCallback in one fit: removing channels replaces the layers whose weights SparsifyCallback masks; "
                              "remove channels in one fit (PruneCallback), then sparsify the smaller model in the next (SparsifyCallback)")
         if self.pruner is not None and self.pruner.model is not unwrap_model(self.learn.model): self.pruner = None

@@ -15,6 +15,7 @@ from .criteria import get_criterion, large_final
 from .stats import STATS
 from .schedules import lin, get_schedule, check_fit_plan, check_sparsity, Plan
 from .sparsifier import Sparsifier, find_layers
+from .engine import builds_engine
 from .core import unwrap_model, first_sample, check_context
 from .planned import PlannedCallback
 
@@ -80,7 +81,7 @@ class RegularizeCallback(PlannedCallback):
             _renamed('warmup_fn', 'schedule')
             if schedule is not None: raise ValueError("schedule and warmup_fn (its old name): give schedule only")
             schedule = warmup_fn
-        if kind in ('l1', 'bn') and hasattr(granularity, 'sparsifier'):   # DependencyGroups: a group spans several layers
+        if kind in ('l1', 'bn') and builds_engine(granularity):   # DependencyGroups: a group spans several layers
             raise ValueError(f"granularity={granularity!r} with kind={kind!r}: L1 shrinks single weights (or BatchNorm scales) and leaves the rest of a "
                              "coupled channel (β, biases, consumers' slices) alive; to zero whole channels use kind='group' or kind='growing' with it")
         if kind in ('l1', 'bn') and granularity is not None:
@@ -114,7 +115,7 @@ class RegularizeCallback(PlannedCallback):
             from sparsify.groups import DependencyGroups
             granularity = DependencyGroups()
         granularity = get_granularity('weight' if kind in ('l1', 'bn') else granularity or 'filter')
-        if hasattr(granularity, 'sparsifier') and layer_type is not None:
+        if builds_engine(granularity) and layer_type is not None:
             raise ValueError(f"layer_type={layer_type!r}: dependency groups cover every conv, linear and BatchNorm layer the graph couples; "
                              "keep a layer's channels with exclude=[layer] instead")
         layer_type = BN_LAYERS if kind == 'bn' and layer_type is None else layer_type
@@ -128,7 +129,7 @@ class RegularizeCallback(PlannedCallback):
     def setup(self):
         "Find the layers to regularize (dependency groups are traced on the first training batch)"
         self.sparsifier, self.layers, self.groups, self.chosen = None, {}, None, None
-        if self.kind != 'growing' and not hasattr(self.granularity, 'sparsifier'): self.layers = find_layers(unwrap_model(self.learn.model), self.granularity, self.layer_type, self.exclude)
+        if self.kind != 'growing' and not builds_engine(self.granularity): self.layers = find_layers(unwrap_model(self.learn.model), self.granularity, self.layer_type, self.exclude)
 
     def plan_for(self, n_steps: int) -> Plan:
         "The `Plan` of a fit of `n_steps` steps: `schedule` over [`start`, `end`]; for 'growing' with `delta`, `delta` more every `update_every` steps from `start` until `strength`"
@@ -139,7 +140,7 @@ class RegularizeCallback(PlannedCallback):
     def begin(self):
         "For 'growing', build the Sparsifier that chooses the groups once every `before_fit` has run: a data-parallel wrapper (order 11) has synchronised the weights a criterion may keep as initial ones"
         self.history = []
-        if self.kind == 'growing' and self.sparsifier is None and not hasattr(self.granularity, 'sparsifier'):
+        if self.kind == 'growing' and self.sparsifier is None and not builds_engine(self.granularity):
             self.sparsifier = Sparsifier(unwrap_model(self.learn.model), self.granularity, self.context, self.criteria, self.layer_type,
                                          self.exclude, seed=self.seed)
             self.layers = self.sparsifier.layers
@@ -156,7 +157,7 @@ class RegularizeCallback(PlannedCallback):
         "Before training step `step`: its coefficient; over dependency groups, trace the model (at the first step, again if a removal replaced layers)"
         if step == math.inf: return                                        # nothing to apply after the last step
         self.lam = self.strength_at(step)
-        if hasattr(self.granularity, 'sparsifier'):
+        if builds_engine(self.granularity):
             model = unwrap_model(self.learn.model)
             if self.groups is None or not self.groups.fits(model):
                 kw = dict(context=self.context, criteria=self.criteria, seed=self.seed) if self.kind == 'growing' else {}

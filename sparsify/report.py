@@ -8,7 +8,8 @@ Docs: https://sparsify-dev.github.io/fastai-sparsify/report.html.md"""
 from __future__ import annotations
 import pandas as pd
 import torch
-from .sparsifier import Sparsifier
+from .engine import MaskEngine
+from .weights import param_name
 from .select import count_zeros
 
 # %% auto #0
@@ -22,15 +23,19 @@ def model_sparsity(model: torch.nn.Module) -> float:
         ws = [p for p in model.parameters() if p.ndim >= 2]
         return sum(count_zeros(p) for p in ws) / max(1, sum(p.numel() for p in ws))
 
-def sparsity_report(sparsifier: Sparsifier, total: bool = True) -> pd.DataFrame:
-    "One row per sparsified layer, plus a `total` row over those layers weighted by parameters; `.attrs`: `coverage`, `skipped` (every weight matrix not sparsified, and why), `model_sparsity`"
+def sparsity_report(sparsifier: MaskEngine, total: bool = True) -> pd.DataFrame:
+    "One row per sparsified layer (in weights), plus a `total` row over those layers in the engine's `unit` (weights: weighted by parameters; channels: the engine's `achieved`); `.attrs`: `unit`, `weight_sparsity` (zeros over the layers' weights), `coverage`, `skipped` (every weight matrix not sparsified, and why), `model_sparsity`"
     df = pd.DataFrame(sparsifier.layer_stats())
+    df.insert(list(df.columns).index('achieved') + 1, 'unit', 'weights')
+    unit = sparsifier.unit
     if total:
         p = df.params.sum()
+        ach = (df.achieved * df.params).sum() / p if unit == 'weights' else sparsifier.achieved()
         df = pd.concat([df, pd.DataFrame([dict(layer='total', type='', shape='', granularity=str(sparsifier.granularity),
-                        target=sparsifier.target, achieved=(df.achieved * df.params).sum() / p,
+                        target=sparsifier.target, achieved=ach, unit=unit,
                         nonzeros=df.nonzeros.sum(), params=p, mask_bytes=df.mask_bytes.sum())])], ignore_index=True)
-    df.attrs.update(skipped=dict(sparsifier.skipped), coverage=sparsifier.coverage(), model_sparsity=model_sparsity(sparsifier.model))
+    df.attrs.update(unit=unit, weight_sparsity=sparsifier.weight_sparsity(), skipped=dict(sparsifier.skipped), coverage=sparsifier.coverage(),
+                    model_sparsity=model_sparsity(sparsifier.model))
     return df
 
 def _names(names: list) -> str: return ', '.join(map(repr, names[:3])) + (f' and {len(names) - 3} more' if len(names) > 3 else '')
@@ -40,6 +45,8 @@ def format_report(df: pd.DataFrame) -> str:
     out = df.drop(columns=['mask_bytes']).copy()
     for c in ('target', 'achieved'): out[c] = out[c].map(lambda v: '—' if v is None or v != v else f'{100 * v:.2f}%')
     lines, cov, skipped = [out.to_string(index=False)], df.attrs.get('coverage'), df.attrs.get('skipped') or {}
+    if df.attrs.get('unit', 'weights') != 'weights' and 'weight_sparsity' in df.attrs:
+        lines.append(f"the total row is in {df.attrs['unit']} (the target's unit); over the layers' weights, {df.attrs['weight_sparsity']:.2%} are zeros")
     if cov:
         lines.append(f"the total row covers {cov['covered']:,} of the model's {cov['total']:,} weights ({cov['covered'] / max(cov['total'], 1):.1%}); "
                      f"over all of them the model is {df.attrs['model_sparsity']:.2%} zeros")
@@ -54,9 +61,9 @@ def format_report(df: pd.DataFrame) -> str:
 
 # %% ../nbs/04_report.ipynb #e28414be
 def plot_layer_sparsity(report, ax=None, title: str | None = None):
-    "Bar chart of achieved sparsity per layer with the target marked; `report` is a `sparsity_report` or a `Sparsifier`"
+    "Bar chart of achieved sparsity per layer with the target marked; `report` is a `sparsity_report` or a mask engine"
     import matplotlib.pyplot as plt
-    df = sparsity_report(report) if isinstance(report, Sparsifier) else report
+    df = sparsity_report(report) if isinstance(report, MaskEngine) else report
     df = df[df.layer != 'total']
     if ax is None: _, ax = plt.subplots(figsize=(max(4, 0.45 * len(df) + 2), 3))
     x = range(len(df))
@@ -67,14 +74,14 @@ def plot_layer_sparsity(report, ax=None, title: str | None = None):
     if title: ax.set_title(title)
     return ax
 
-def mask_image(sparsifier: Sparsifier, layer: str) -> torch.Tensor:
+def mask_image(sparsifier: MaskEngine, layer: str) -> torch.Tensor:
     "The keep-mask of `layer` at the weight's full shape, as a 2-d matrix `(shape[0], rest)`"
-    w = sparsifier.layers[layer].weight
-    mask = sparsifier.masks.get(layer)
+    l = sparsifier.layers[layer]
+    w, mask = l.weight, sparsifier.param_masks().get(param_name(layer, l))   # one vocabulary for every engine
     full = torch.ones_like(w, dtype=torch.bool) if mask is None else mask.expand(w.shape)
     return full.reshape(w.shape[0], -1).cpu()
 
-def plot_mask(sparsifier: Sparsifier, layer: str, ax=None, max_cols: int = 400):
+def plot_mask(sparsifier: MaskEngine, layer: str, ax=None, max_cols: int = 400):
     "Picture of `layer`'s mask: one row per `weight.shape[0]` (filters of a conv), kept weights dark"
     import matplotlib.pyplot as plt
     img = mask_image(sparsifier, layer)[:, :max_cols]

@@ -22,6 +22,7 @@ from .granularity import get_granularity
 from .criteria import large_final
 from .schedules import check_sparsity
 from .sparsifier import Sparsifier
+from .engine import builds_engine
 from .core import unwrap_model
 from .callback import SparsifyCallback
 
@@ -180,7 +181,7 @@ def find_ticket(learn, rounds: int = 3, prune_per_round=0.2, rewind: str = 'init
                          "rewind to a step below that")
     cfg = dict(granularity=granularity, context=context, criteria=criteria, **kwargs)
     first = SparsifyCallback(_round_targets(p, 1), schedule='one_shot', start=1.0, end=1.0, verbose=False, **cfg)   # trains dense, prunes after its last step
-    if not hasattr(get_granularity(granularity), 'sparsifier'): first.check(learn.model)    # unknown layer names, bounds out of reach: now
+    if not builds_engine(get_granularity(granularity)): first.check(learn.model)    # unknown layer names, bounds out of reach: now
     fit = fit or _fit_one_cycle(epochs, lr)
     model = unwrap_model(learn.model)
     init = RewindCallback(0)

@@ -12,12 +12,13 @@ import torch
 from torch import nn, Tensor
 from .core import warn, split_batch, CONTEXTS, check_context, layer_matcher, show_pattern, per_layer, check_fraction
 from .weights import (CONV_LAYERS, CONV_TRANSPOSE_LAYERS, LINEAR_LAYERS, EMBEDDING_LAYERS, WeightSlot, weight_slots, is_input_major,
-                              is_weight_dropout, layer_kind, layer_dims, mark_pruned, marked_zeros, coverage, attention_outputs)
+                              is_weight_dropout, layer_kind, layer_dims, param_name, mark_pruned, marked_zeros, coverage, attention_outputs)
 from .granularity import Granularity, DimGranularity, get_granularity
 from .criteria import LayerState, get_criterion, large_final
 from .stats import Statistics, STATS, check_decay
 from .schedules import check_sparsity
 from .select import keep_lowest, count_true, count_zeros
+from .engine import MaskEngine
 
 # %% auto #0
 __all__ = ['DEFAULT_LAYERS', 'round_half_down', 'nearest_counts', 'raise_to_inf', 'near_bounds', 'scan_layers', 'find_layers',
@@ -165,8 +166,9 @@ def find_layers(model: nn.Module, granularity: Granularity, layer_type=None, exc
     return scan_layers(model, granularity, layer_type, exclude, include_frozen)[0]
 
 # %% ../nbs/03_sparsifier.ipynb #e869afe4
-class Sparsifier:
-    "Compute, own and apply nested boolean masks so that a chosen fraction of the weights of `model`'s layers is zero"
+class Sparsifier(MaskEngine):
+    "Compute, own and apply nested boolean masks so that a chosen fraction of the weights of `model`'s layers is zero (a `MaskEngine` whose unit is weights; `masks` by layer name)"
+    unit = 'weights'
     def __init__(self, model: nn.Module, granularity='weight', context: str = 'local', criteria=large_final,
                  layer_type=None, exclude=None, min_layer_sparsity=None, max_layer_sparsity=None, seed: int = 0,
                  include_frozen: bool = False, stats_decay=None):
@@ -262,10 +264,6 @@ class Sparsifier:
 
     def layer_targets(self, sparsity) -> dict[str, float]:
         "The target of every layer from `sparsity` (a fraction, or a per-layer dict under 'local': layers no key matches keep their weights), checked against the granularity; `ValueError` for a bad one"
-        return self._targets(sparsity)
-
-    def _targets(self, sparsity) -> dict[str, float]:
-        "A checked target per layer from a number or a per-layer dict (layers that no key matches keep their weights)"
         if isinstance(sparsity, dict):
             if self.context == 'global': raise ValueError("a per-layer sparsity dict needs context='local'; under 'global' use min/max_layer_sparsity")
             t = {n: check_sparsity(f'sparsity[{n!r}]', v) for n, v in per_layer('sparsity', sparsity, self.layers, 0.0).items()}
@@ -341,7 +339,7 @@ class Sparsifier:
     def sparsify(self, sparsity, floor_scale: float = 1.0, mark: bool = True) -> Sparsifier:
         "Recompute the masks for `sparsity` (a fraction, or a per-layer dict under 'local'), nested in the current ones, and apply them; floors are scaled by `floor_scale`; `mark`: write the pruned weights as -0.0 (`mark_pruned`; a training loop may leave that to its rest points)"
         with torch.no_grad():
-            targets = self._targets(sparsity)                    # bad input fails here, before anything changes
+            targets = self.layer_targets(sparsity)               # bad input fails here, before anything changes
             if held := self.unreached():
                 warn(f"{'layer' if len(held) == 1 else 'layers'} {', '.join(map(repr, held))}: no {'/'.join(self.stats.needs)} statistics since the last mask "
                      "update (no step gave them a gradient: a branch not taken, an auxiliary head, an expert no sample was routed to, or everything "
@@ -431,48 +429,15 @@ class Sparsifier:
             return rows
 
     def achieved(self) -> float:
-        "Fraction of zeros over all targeted weights (counted in the weights, not taken from the masks)"
-        with torch.no_grad():
-            ws = [m.weight for m in self.layers.values()]
-            n = sum(w.numel() for w in ws)
-            return sum(count_zeros(w) for w in ws) / n
+        "Fraction of zeros over all targeted weights (counted in the weights, not taken from the masks): its unit is weights"
+        return self.weight_sparsity()
 
-    def coverage(self) -> dict:
-        "How much of the model's weights the layers cover, and what is left out and why (`coverage`)"
-        return coverage(self.model, self.layers, self.skipped)
+    def param_masks(self) -> dict[str, Tensor]:
+        "The masks by parameter name (`param_name`: a layer's `weight` as `layer.weight`, an attention or recurrent weight by its own name)"
+        return {param_name(n, self.layers[n]): m for n, m in self.masks.items()}
 
     def extra_bytes(self) -> int:
         "Bytes the sparsifier holds beyond the model: masks, plus initial weights and statistics if the criterion needs them"
         b = sum(m.numel() * m.element_size() for m in self.masks.values()) + (self.stats.nbytes() if self.stats is not None else 0)
         return b + sum(s._init.numel() * s._init.element_size() for s in self.states.values() if s._init is not None)
 
-    def calibrate(self, dataloader, n_batches: int, loss_func=None) -> Sparsifier:
-        "Collect the statistics the criterion needs over `n_batches` of `dataloader`, without training: forward passes, and backward through `loss_func(pred, *targets)` for gradient statistics"
-        if isinstance(n_batches, bool) or not isinstance(n_batches, int) or n_batches < 1:
-            raise ValueError(f"n_batches={n_batches!r}: must be a whole number of batches >= 1")
-        st = self.stats
-        if st is None: return self                                               # the criterion reads no statistics
-        if st.needs_grad and loss_func is None:
-            raise ValueError(f"criteria {self.criteria!r} needs gradients ({', '.join(st.needs)}): give a loss_func(pred, *targets) to backpropagate")
-        model, params = self.model, list(self.model.parameters())
-        was_training, grads = model.training, [p.grad for p in params]
-        device, n_inp, seen = next(iter(self.layers.values())).weight.device, getattr(dataloader, 'n_inp', None), 0
-        st.reset().attach(); st.recording = True
-        try:
-            model.eval()                                                         # no dropout, batch-norm statistics left as they are
-            for batch in dataloader:
-                if seen == n_batches: break
-                inputs, targets = split_batch(batch, n_inp, device)                 # fastai's rule: the last element is the target
-                with torch.set_grad_enabled(st.needs_grad):
-                    pred = model(*inputs)
-                    if st.needs_grad:
-                        for p in params: p.grad = None
-                        loss_func(pred, *targets).backward()
-                        st.update()
-                seen += 1
-        finally:
-            st.detach(); model.train(was_training)
-            for p, g in zip(params, grads): p.grad = g
-        if not seen: raise ValueError("calibrate: the dataloader gave no batch")
-        if seen < n_batches: warn(f"calibrate: the dataloader gave {seen} batches, fewer than n_batches={n_batches}")
-        return self
