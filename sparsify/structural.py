@@ -26,6 +26,7 @@ from fastai.callback.core import Callback
 from fastai.torch_core import rank_distrib, find_bs
 from fastai.callback.training import GradientAccumulation
 from fastai.callback.tracker import SaveModelCallback
+from fastai.callback.schedule import LRFinder
 import numpy as np
 from .core import warn, unwrap_model, first_sample, check_context
 from .schedules import agp, check_sparsity, check_fit_plan, Plan
@@ -352,10 +353,12 @@ def build_graph(model: nn.Module, example_inputs, heads: bool = False) -> tp.Dep
         raise ValueError(f"structural pruning refuses parameters Torch-Pruning does not know how to prune: {refused} (in "
                          + ', '.join(f"{o or 'the model'} ({type(mods[o]).__name__})" for o in owners)
                          + "); it would cut them along a guessed dimension. Build the model from standard layers, or leave it unpruned")
-    DG, grads = _Graph(), [(p, p.requires_grad) for p in own]
+    frozen = [p for p in model.parameters() if not p.requires_grad and p.is_floating_point() and not any(p is o for o in own)]
+    DG, grads = _Graph(), [(p, p.requires_grad) for p in own + frozen]
     DG.unmapped = set()
     try:
         for p in own: p.requires_grad_(False)                               # not traced
+        for p in frozen: p.requires_grad_(True)                             # traced: a frozen layer (fine_tune's body) is no autograd node otherwise, so no group
         with torch.enable_grad(), _safe_reshapes(DG):
             DG.build_dependency(model, example_inputs, forward_fn=call_model, output_transform=_tensors, verbose=False,
                                 unwrapped_parameters=list(unwrapped.items()),
@@ -476,7 +479,7 @@ def _recording(log: dict):
     orig = BasePruningFunc._prune_parameter_and_grad
     def rec(self, weight, keep_idxs, pruning_dim):
         keep = [int(i) for i in keep_idxs]
-        new = orig(self, weight, keep, pruning_dim)
+        new = orig(self, weight, keep, pruning_dim).requires_grad_(weight.requires_grad)   # a frozen parameter stays frozen
         root, _, steps = log.pop(id(weight), (weight, None, []))
         log[id(new)] = (root, new, steps + [(pruning_dim % weight.ndim, torch.tensor(keep, dtype=torch.long))])
         return new
@@ -953,11 +956,17 @@ class PruneCallback(Callback):
         self.pruner = self.dense = None
 
     def before_fit(self):
-        "Plan this fit's prunes from its number of steps; the pruner (graph, base MACs) is built on the first batch and kept across fits of the same model. A `SparsifyCallback` in the same fit is refused: its masks are of the layers a removal replaces"
+        "Refuse a `SparsifyCallback` in the same fit (its masks are of the layers a removal replaces); stand aside in `lr_find`. `validate` and `get_preds` call `before_fit` and `after_fit` too: the plan is built in `before_train`, which only a fit reaches"
         if any(callable(getattr(type(cb), 'hold', None)) and hasattr(cb, 'sparsifier') for cb in self.learn.cbs):   # SparsifyCallback (a floor above)
             raise ValueError("PruneCallback and SparsifyCallback in one fit: removing channels replaces the layers whose weights SparsifyCallback masks; "
                              "remove channels in one fit (PruneCallback), then sparsify the smaller model in the next (SparsifyCallback)")
-        self.done, self.history, self._progress = 0, [], 0.0
+        if any(isinstance(cb, LRFinder) for cb in self.learn.cbs): self.run = False; return   # lr_find trains on weights it restores: no prune (fastai sets run back after the fit)
+        self._planned = False
+
+    def before_train(self):
+        "At the first training epoch of a fit: plan its prunes from its number of steps; the pruner (graph, base MACs) is built on the first batch and kept across fits of the same model"
+        if self._planned: return
+        self._planned, self.done, self.history, self._progress = True, 0, [], 0.0
         self.n_steps = self.n_epoch * len(self.dls.train)
         self.plan = Plan.for_fit(self.schedule, self.n_steps, self.start, self.end, None, self.update_every, n_updates=self.steps)
         if self.pruner is not None and self.pruner.model is not unwrap_model(self.learn.model): self.pruner = None
@@ -1014,7 +1023,7 @@ class PruneCallback(Callback):
 
     def after_fit(self):
         "Say what was reached and print the compression report (`self.report`) if `verbose`; warn if training ended before the last prune"
-        if self.pruner is None: return
+        if self.pruner is None or not self._planned: return          # no training in this fit (validate, get_preds)
         if self._progress < 1: warn(f"PruneCallback: training ended before the plan's last prune: {self.pruner.channel_sparsity():.1%} of the channels removed, "
                                     f"{self.pruner.speedup():.2f}× fewer MACs, not the target {self.sparsity if self.sparsity is not None else self.speedup}"
                                     f"{'' if self.speedup is None else '×'}")
