@@ -107,7 +107,7 @@ class RegularizeCallback(Callback):
     def before_fit(self):
         "Find the layers to regularize; plan the fit's steps"
         self.sparsifier, self.layers, self.groups = None, {}, None     # dependency groups: a GroupSparsifier traced at the first step (`before_step`)
-        if self.kind != 'growing' and not hasattr(self.granularity, 'sparsifier'): self.layers = find_layers(unwrap_model(self.learn.model), self.granularity, self.layer_type, self.exclude)
+        if self.kind != 'growing' and not hasattr(self.granularity, 'sparsifier'): self.layers = find_layers(unwrap_model(self.learn.model), self.granularity, self.layer_type, self.exclude, include_frozen=True)   # a frozen weight has no .grad: left alone at each step
         self.n_steps = self.n_epoch * len(self.dls.train)
         self.plan = self.plan_for(self.n_steps)
         self.chosen, self.history = None, []
@@ -122,7 +122,7 @@ class RegularizeCallback(Callback):
         "For 'growing', build the Sparsifier that chooses the groups once every `before_fit` has run: a data-parallel wrapper (order 11) has synchronised the weights a criterion may keep as initial ones"
         if self.kind == 'growing' and self.sparsifier is None and not hasattr(self.granularity, 'sparsifier'):
             self.sparsifier = Sparsifier(unwrap_model(self.learn.model), self.granularity, self.context, self.criteria, self.layer_type,
-                                         self.exclude, seed=self.seed)
+                                         self.exclude, seed=self.seed, include_frozen=True)
             self.layers = self.sparsifier.layers
 
     def strength_at(self, step: int) -> float:
