@@ -59,7 +59,7 @@ class PruneCallback(PlannedCallback):
             raise ValueError(f"criteria={criteria!r} needs {bad}: PruneCallback keeps gradient statistics {list(GRAD_STATS)} only; use e.g. 'taylor' or 'fisher'")
         if needs and not start: raise ValueError(f"criteria={criteria!r} reads gradient statistics, so the first prune needs training steps before it: start > 0")
         store_attr('speedup,steps,start,end,criteria,context,max_layer_sparsity,exclude,round_to,verbose,heads,sparsity,schedule,update_every')
-        self.history, self.report = [], None
+        self.history, self.report, self.reference = [], None, None   # reference: the dense model's counts (pickled with the callback), what targets count from
 
     def _init_state(self):
         super()._init_state()
@@ -95,6 +95,10 @@ class PruneCallback(PlannedCallback):
         if self.pruner is not None: return
         model = unwrap_model(self.learn.model)
         p = StructuralPruner(model, first_sample(self.learn.xb), self.exclude, heads=self.heads)
+        if self.reference is None: self.reference = p.reference()
+        else:                                                            # a model this callback pruned before (a later fit, a load_learner'd Learner): targets still count from the dense model
+            try: p.count_from(self.reference)
+            except ValueError: self.reference = p.reference()            # another model: its own counts
         if self.speedup is not None:
             try: p.check_target(self.speedup, self.criteria, self.context, self.max_layer_sparsity, self.round_to)
             except ValueError as e: raise ValueError(f"PruneCallback: {e}; training does not start") from e.__cause__

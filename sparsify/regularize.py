@@ -129,7 +129,7 @@ class RegularizeCallback(PlannedCallback):
     def setup(self):
         "Find the layers to regularize (dependency groups are traced on the first training batch)"
         self.sparsifier, self.layers, self.groups, self.chosen = None, {}, None, None
-        if self.kind != 'growing' and not builds_engine(self.granularity): self.layers = find_layers(unwrap_model(self.learn.model), self.granularity, self.layer_type, self.exclude)
+        if self.kind != 'growing' and not builds_engine(self.granularity): self.layers = find_layers(unwrap_model(self.learn.model), self.granularity, self.layer_type, self.exclude, include_frozen=True)   # a frozen weight has no .grad: left alone at each step
 
     def plan_for(self, n_steps: int) -> Plan:
         "The `Plan` of a fit of `n_steps` steps: `schedule` over [`start`, `end`]; for 'growing' with `delta`, `delta` more every `update_every` steps from `start` until `strength`"
@@ -142,7 +142,7 @@ class RegularizeCallback(PlannedCallback):
         self.history = []
         if self.kind == 'growing' and self.sparsifier is None and not builds_engine(self.granularity):
             self.sparsifier = Sparsifier(unwrap_model(self.learn.model), self.granularity, self.context, self.criteria, self.layer_type,
-                                         self.exclude, seed=self.seed)
+                                         self.exclude, seed=self.seed, include_frozen=True)
             self.layers = self.sparsifier.layers
 
     def strength_at(self, step: int) -> float:

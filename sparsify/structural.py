@@ -347,10 +347,12 @@ def build_graph(model: nn.Module, example_inputs, heads: bool = False) -> tp.Dep
         raise ValueError(f"structural pruning refuses parameters Torch-Pruning does not know how to prune: {refused} (in "
                          + ', '.join(f"{o or 'the model'} ({type(mods[o]).__name__})" for o in owners)
                          + "); it would cut them along a guessed dimension. Build the model from standard layers, or leave it unpruned")
-    DG, grads = _Graph(), [(p, p.requires_grad) for p in own]
+    frozen = [p for p in model.parameters() if not p.requires_grad and p.is_floating_point() and not any(p is o for o in own)]
+    DG, grads = _Graph(), [(p, p.requires_grad) for p in own + frozen]
     DG.unmapped = set()
     try:
         for p in own: p.requires_grad_(False)                               # not traced
+        for p in frozen: p.requires_grad_(True)                             # traced: a frozen layer (fine_tune's body) is no autograd node otherwise, so no group
         with torch.enable_grad(), _safe_reshapes(DG):
             DG.build_dependency(model, example_inputs, forward_fn=call_model, output_transform=_tensors, verbose=False,
                                 unwrapped_parameters=list(unwrapped.items()),
@@ -471,7 +473,7 @@ def _recording(log: dict):
     orig = BasePruningFunc._prune_parameter_and_grad
     def rec(self, weight, keep_idxs, pruning_dim):
         keep = [int(i) for i in keep_idxs]
-        new = orig(self, weight, keep, pruning_dim)
+        new = orig(self, weight, keep, pruning_dim).requires_grad_(weight.requires_grad)   # a frozen parameter stays frozen
         root, _, steps = log.pop(id(weight), (weight, None, []))
         log[id(new)] = (root, new, steps + [(pruning_dim % weight.ndim, torch.tensor(keep, dtype=torch.long))])
         return new
@@ -848,6 +850,19 @@ class StructuralPruner:
             if macs - new < 0.5 * (macs - target): floor = min(0.5, 2 * frac)   # slow (most MACs where a small fraction removes nothing, e.g. VGG's wide head): bigger steps
             macs = new
         raise RuntimeError(f"speedup={speedup} not reached after {max_iters} removals (reached {self.base_macs / macs:.2f}×)")
+
+    def reference(self) -> dict:
+        "What targets count from, as plain numbers (picklable): the units of every group, the MACs and parameters of the model this pruner started from"
+        return dict(units=dict(self.initial_units), macs=self._base[0], params=self._base[1])
+
+    def count_from(self, reference: dict) -> StructuralPruner:
+        "Count `sparsity` and `speedup` from `reference` (an earlier pruner's `reference()`, e.g. of the dense model) instead of from the model as it is now: pruning resumed on a model an earlier pruner cut goes on to the same targets. `ValueError` if the model does not descend from it (a group missing, or larger than it was)"
+        units = reference['units']
+        if bad := [n for n in self.roots if n not in units or len(self.units(n)) > units[n]]:
+            raise ValueError(f"count_from: the groups {bad} are not in the reference, or have more units than it: this model is not a pruned copy of the one the reference describes")
+        self.initial_units = {n: units[n] for n in self.roots}
+        self._base = (reference['macs'], reference['params'])
+        return self
 
     def channel_sparsity(self) -> float:
         "Fraction of the units (channels; head positions or heads; places in convolution groups) removed since this pruner was built, over the groups it prunes, counted in the model"
