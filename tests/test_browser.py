@@ -31,7 +31,7 @@ needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason='needs Chromium for
 
 
 def page_of(nb: Path) -> str:
-    "The page nbdev renders a notebook to: `05_callback.ipynb` -> `callback.html`"
+    "The page nbdev renders a notebook to: `50_callback.ipynb` -> `callback.html`"
     return re.sub(r'^\d+[a-z]?_', '', nb.stem) + '.html'
 
 
@@ -54,7 +54,7 @@ PAGES = {  # which page -> the notebook it comes from
     'home': lambda: NBS/'index.ipynb',
     'api': lambda: next(nb for nb in notebooks() if page_of(nb) == 'callback.html'),
     'tutorial': first_tutorial,
-    'distributed': lambda: NBS/'09a_distributed.ipynb',   # "Training on several GPUs or machines"
+    'distributed': lambda: NBS/'41_distributed.ipynb',   # "Training on several GPUs or machines"
 }
 
 

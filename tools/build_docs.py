@@ -17,7 +17,7 @@
 4. render them with Sphinx (myst-nb without execution, furo theme; config in `docs/conf.py`)
    and copy the HTML to `--out`.
 
-Pages are named after nbdev's `output-file` (`05_callback.ipynb` -> `callback.html`); the sidebar lists
+Pages are named after nbdev's `output-file` (`50_callback.ipynb` -> `callback.html`); the sidebar lists
 the notebooks whose names start with `0` under "API", then those starting with `1` under "Tutorials".
 `tools/build_readme.py` reuses the notebook helpers of this module.
 """
