@@ -2,7 +2,7 @@
 
 1. Cost on torchvision resnet50 (random init): building the dependency graph, counting MACs (at two input sizes),
    scoring every group, planning and executing one local step of 1% of the channels. Median of --reps runs.
-2. torchvision resnet18 and resnet50 (random init) pruned to 2× fewer MACs: local, and global with max_fraction=0.75,
+2. torchvision resnet18 and resnet50 (random init) pruned to 2× fewer MACs: local, and global with max_layer_sparsity=0.75,
    each with round_to None / 8 / 16; then dense and pruned timed interleaved (`sparsify.measure.measure_latency`: warm-up,
    median CPU time) at batch 1 and 32 with --threads threads, both in the default (NCHW, contiguous) memory format and
    channels-last. --rounds separate measurements; the table gives the median ratio and its min–max over the rounds.
@@ -47,7 +47,7 @@ def pruned_pair(arch, x, context, round_to):
     dense, pruned = arch(), arch()
     pruned.load_state_dict(dense.state_dict())
     p = StructuralPruner(pruned, x)
-    macs_x = p.prune_to(2.0, context=context, round_to=round_to, **({} if context == 'local' else dict(max_fraction=0.75)))
+    macs_x = p.prune_to(2.0, context=context, round_to=round_to, **({} if context == 'local' else dict(max_layer_sparsity=0.75)))
     return dense.eval(), pruned.eval(), macs_x
 
 

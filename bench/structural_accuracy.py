@@ -9,7 +9,7 @@ each method then starts from a copy of it:
 Methods:
 - dense+6ep: the dense model trained for the same 6 more epochs without pruning (what the extra training alone gives).
 - sparsify: `StructuralPruner.prune_to` / `PruneCallback(speedup=2, steps=4)` — criteria='large_final' (mean |w| over every
-  conv/linear slice of the dependency group), local, max_fraction=0.9, targets 2^(k/4) in MACs.
+  conv/linear slice of the dependency group), local, max_layer_sparsity=0.9, targets 2^(k/4) in MACs.
 - tp-L1 / tp-L2: `tp.pruner.BasePruner(importance=tp.importance.MagnitudeImportance(p=1 or 2))`, local, 4 iterative steps
   (its linear channel schedule), pruning_ratio chosen as the smallest (grid 0.001) that reaches at least the MACs sparsify reached.
 --study N: one-shot accuracy only (no fine-tuning) over N seeds, for the channel score's aggregation over a group:

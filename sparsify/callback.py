@@ -154,7 +154,7 @@ class SparsifyCallback(PlannedCallback):
             if old is not None and old.model is model:
                 new.masks.update({n: mk for n, mk in old.masks.items() if old.layers[n] == new.layers.get(n)})
                 for n, st in old.states.items():
-                    if n in new.states and st._init is not None: new.states[n]._init = st._init
+                    if n in new.states and st.initial is not None: new.states[n].initial = st.initial
             self.sparsifier = new
             self._check(new); self._warn_coverage(new)
         else: self._check(self.sparsifier)

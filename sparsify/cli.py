@@ -108,7 +108,8 @@ def _parser() -> argparse.ArgumentParser:
     sparse.add_argument('--granularity', default='weight', help=f"{', '.join(GRANULARITIES)}, N:M (e.g. 2:4) or block:RxC; "
                         'layers it cannot cut stay dense (and are named)')
     sparse.add_argument('--context', choices=['local', 'global'], help='rank weights within each layer or across layers '
-                        '(default: global; local for N:M)')
+                        '(default: global, where SparsifyCallback defaults to local: on the main job at 90%% global costs 1.7 accuracy points, '
+                        'local 8.7, since a small first layer ranked alone loses most of its few weights; local for N:M)')
     sparse.add_argument('--criteria', default='large_final', metavar='NAME', help='which weights to keep (the others are pruned '
                         'first): one of the criteria listed below')
     sparse.add_argument('--schedule', default='agp', choices=list(SCHEDULES), help='how the sparsity ramps up')

@@ -6,14 +6,14 @@ Docs: https://sparsify-dev.github.io/fastai-sparsify/core.html.md"""
 
 # %% ../nbs/01_core.ipynb #a934bab9
 from __future__ import annotations
-import math, re, warnings
+import functools, math, re, warnings
 import torch
 from torch import nn
 from .weights import WeightSlot
 
 # %% auto #0
-__all__ = ['CONTEXTS', 'SparsifyWarning', 'warn', 'split_batch', 'first_sample', 'unwrap_model', 'check_context', 'layer_matcher',
-           'show_pattern', 'per_layer', 'check_fraction']
+__all__ = ['CONTEXTS', 'SparsifyWarning', 'warn', 'split_batch', 'first_sample', 'unwrap_model', 'check_context', 'warn_renamed',
+           'renamed_args', 'layer_matcher', 'show_pattern', 'per_layer', 'check_fraction']
 
 # %% ../nbs/01_core.ipynb #89ee8324
 class SparsifyWarning(Warning):
@@ -49,6 +49,27 @@ def check_context(context, unit: str = 'layer') -> str:
     "`context` if it is one of `CONTEXTS`, else a `ValueError` that says what each means for a `unit` (layer, group)"
     if context not in CONTEXTS: raise ValueError(f"context={context!r}: use 'local' (each {unit} ranked alone) or 'global' (all {unit}s ranked together)")
     return context
+
+# %% ../nbs/01_core.ipynb #5df7d010
+def warn_renamed(owner: str, old: str, new: str):
+    "Say, as a `DeprecationWarning` pointing at the caller's caller, that `owner`'s argument `old` is now `new`"
+    warnings.warn(f"{owner}({old}=...) is now {new}=..., as everywhere in the library; {old} will be removed in the next release",
+                  DeprecationWarning, stacklevel=3)
+
+def renamed_args(**renames):
+    "Decorate a function whose arguments were renamed (`old='new'`): the old spelling still works for one release, with a `DeprecationWarning` naming the new one; both at once are refused"
+    def decorate(f):
+        owner = f.__qualname__.removesuffix('.__init__')
+        @functools.wraps(f)
+        def wrapper(*args, **kwargs):
+            for old, new in renames.items():
+                if old not in kwargs: continue
+                if new in kwargs: raise TypeError(f"{owner}: {new} and {old} (its old name): give {new} only")
+                warn_renamed(owner, old, new)
+                kwargs[new] = kwargs.pop(old)
+            return f(*args, **kwargs)
+        return wrapper
+    return decorate
 
 # %% ../nbs/01_core.ipynb #2af09f88
 def layer_matcher(arg: str, pat):

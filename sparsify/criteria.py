@@ -24,13 +24,13 @@ KNOWN_NEEDS = ('init',) + STATS
 class LayerState:
     "What a criterion may read about one layer: `name`, `module`, a seeded `generator`, and what it declared: `init`, `grad_w`, `grad_sq`, `grad_w_sq`, `act_norm`"
     def __init__(self, name: str, module: nn.Module, generator: torch.Generator, init: Tensor | None = None, stats: LayerStats | None = None):
-        self.name, self.module, self.generator, self._init, self.stats = name, module, generator, init, stats
+        self.name, self.module, self.generator, self.initial, self.stats = name, module, generator, init, stats   # initial: the kept initial weights, or None
     @property
     def init(self) -> Tensor:
         "The layer's weights when sparsification started; only kept for criteria that declare `needs=('init',)`"
-        if self._init is None:
+        if self.initial is None:
             raise AttributeError(f"state.init is not kept for layer {self.name!r}: declare it with criterion(needs=('init',))")
-        return self._init
+        return self.initial
     def _stat(self, need: str) -> Tensor:
         if self.stats is None or need not in self.stats.needs:
             raise AttributeError(f"state.{need} is not collected for layer {self.name!r}: declare it with criterion(needs=({need!r},))")

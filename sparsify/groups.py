@@ -393,7 +393,7 @@ class GroupSparsifier(MaskEngine):
         "Bytes held beyond the model: masks, channel keep-flags, statistics and initial weights if the criterion needs them"
         b = sum(m.numel() * m.element_size() for m in self.masks.values()) + sum(k.numel() for k in self.keep.values())
         b += self.stats.nbytes() if self.stats is not None else 0
-        return b + sum(s._init.numel() * s._init.element_size() for s in self.states.values() if s._init is not None)
+        return b + sum(s.initial.numel() * s.initial.element_size() for s in self.states.values() if s.initial is not None)
 
     def group_norms(self) -> dict[str, Tensor]:
         "The L2 norm of every channel's whole group slice (all member tensors: weights, biases, BatchNorm γ and β, consumers' input slices), by root layer name"

@@ -12,7 +12,7 @@ from torch.nn.parallel import DistributedDataParallel
 from fastcore.basics import store_attr
 from fastai.torch_core import rank_distrib, to_cpu
 from fastai.callback.tracker import SaveModelCallback
-from .core import warn, unwrap_model, first_sample
+from .core import warn, unwrap_model, first_sample, renamed_args
 from .schedules import agp, check_sparsity, check_fit_plan, Plan
 from .criteria import get_criterion
 from .stats import GRAD_STATS
@@ -25,22 +25,14 @@ from .callback import SparsifyCallback
 __all__ = ['PruneCallback']
 
 # %% ../nbs/51_prune.ipynb #4034a0ef
-def _renamed(old: str, new: str):
-    warnings.warn(f"PruneCallback({old}=...) is now {new}=..., as in every other technique of the library; {old} will be removed in the next release",
-                  DeprecationWarning, stacklevel=3)
-
 class PruneCallback(PlannedCallback):
     "Remove channels while training, on a plan like every other technique: to `speedup`× fewer MACs, or until `sparsity` of the channels (units of the dependency groups) are removed; `schedule` over the window [`start`, `end`] (fractions of training), a prune every `update_every` steps (by default at most `steps` prunes in the window, on a grid of whole steps); `heads`: attention loses whole heads instead of head width"
     _stateattrs = ('pruner', 'dense', '_metric', '_guards')   # not pickled by learn.export(): a traced graph does not pickle; the next fit traces again
+    @renamed_args(max_fraction='max_layer_sparsity', ignored_layers='exclude')
     def __init__(self, speedup: float | None = None, steps: int = 4, start=None, end=None, criteria='large_final', context: str = 'local',
                  max_layer_sparsity: float = 0.9, exclude=None, round_to: int | None = None, verbose: bool = True, heads: bool = False,
-                 sparsity: float | None = None, schedule=agp, update_every: int | None = None, max_fraction=None, ignored_layers=None):
+                 sparsity: float | None = None, schedule=agp, update_every: int | None = None):
         super().__init__()
-        if max_fraction is not None: _renamed('max_fraction', 'max_layer_sparsity'); max_layer_sparsity = max_fraction
-        if ignored_layers is not None:
-            _renamed('ignored_layers', 'exclude')
-            if exclude is not None: raise ValueError("exclude and ignored_layers (its old name): give exclude only")
-            exclude = ignored_layers
         if sparsity is not None and speedup is not None:
             raise ValueError(f"sparsity={sparsity!r} and speedup={speedup!r}: give one target, the fraction of channels removed or base MACs ÷ MACs")
         if sparsity is None and speedup is None: speedup = 2.0
@@ -116,7 +108,7 @@ class PruneCallback(PlannedCallback):
         shown = step if at is None else at
         with self.mask_update(shown):
             self.reached, self.done = prog, self.done + 1
-            p, kw = self.pruner, dict(criteria=self.criteria, context=self.context, max_fraction=self.max_layer_sparsity, round_to=self.round_to, opt=self.learn.opt)
+            p, kw = self.pruner, dict(criteria=self.criteria, context=self.context, max_layer_sparsity=self.max_layer_sparsity, round_to=self.round_to, opt=self.learn.opt)
             try:
                 if self.sparsity is not None: p.prune_to_sparsity(self.target(prog), **kw)
                 else: p.prune_to(self.target(prog), **kw)

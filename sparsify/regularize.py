@@ -16,7 +16,7 @@ from .stats import STATS
 from .schedules import lin, get_schedule, check_fit_plan, check_sparsity, Plan
 from .sparsifier import Sparsifier, find_layers
 from .engine import builds_engine
-from .core import unwrap_model, first_sample, check_context
+from .core import unwrap_model, first_sample, check_context, warn_renamed
 from .planned import PlannedCallback
 
 # %% auto #0
@@ -54,10 +54,6 @@ def _positive(name, v, integer=False):
     if not ok: raise ValueError(f"{name}={v!r}: must be a positive {'whole number' if integer else 'finite number'}")
     return v
 
-def _renamed(old: str, new: str):
-    warnings.warn(f"RegularizeCallback({old}=...) is now {new}=..., as in every other technique of the library; {old} will be removed in the next release",
-                  DeprecationWarning, stacklevel=3)
-
 
 # %% ../nbs/52_regularize.ipynb #f8635f5e
 class RegularizeCallback(PlannedCallback):
@@ -73,12 +69,12 @@ class RegularizeCallback(PlannedCallback):
             raise ValueError(f"strength={strength!r}: must be a finite number >= 0")
         if warmup is not None:                                   # the old spelling: the warm-up ended the ramp, or started the growth
             new = 'start' if kind == 'growing' else 'end'
-            _renamed('warmup', new)
+            warn_renamed('RegularizeCallback', 'warmup', new)
             if (start if kind == 'growing' else end) is not None: raise ValueError(f"{new} and warmup (its old name): give {new} only")
             if kind == 'growing': start = warmup
             else: end = warmup
         if warmup_fn is not None:
-            _renamed('warmup_fn', 'schedule')
+            warn_renamed('RegularizeCallback', 'warmup_fn', 'schedule')
             if schedule is not None: raise ValueError("schedule and warmup_fn (its old name): give schedule only")
             schedule = warmup_fn
         if kind in ('l1', 'bn') and builds_engine(granularity):   # DependencyGroups: a group spans several layers

@@ -439,5 +439,5 @@ class Sparsifier(MaskEngine):
     def extra_bytes(self) -> int:
         "Bytes the sparsifier holds beyond the model: masks, plus initial weights and statistics if the criterion needs them"
         b = sum(m.numel() * m.element_size() for m in self.masks.values()) + (self.stats.nbytes() if self.stats is not None else 0)
-        return b + sum(s._init.numel() * s._init.element_size() for s in self.states.values() if s._init is not None)
+        return b + sum(s.initial.numel() * s.initial.element_size() for s in self.states.values() if s.initial is not None)
 

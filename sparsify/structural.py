@@ -6,7 +6,7 @@ Docs: https://sparsify-dev.github.io/fastai-sparsify/structural.html.md"""
 
 # %% ../nbs/22_structural.ipynb #f342744a
 from __future__ import annotations
-import copy, inspect, math, warnings
+import copy, importlib, inspect, math, warnings
 from contextlib import contextmanager
 import torch
 from torch import nn, Tensor
@@ -22,7 +22,7 @@ from torch_pruning.dependency.shape_infer import infer_out_channels_recursively
 from torchvision.models.swin_transformer import ShiftedWindowAttention, ShiftedWindowAttentionV2
 from torchvision.models.vision_transformer import VisionTransformer
 from fastcore.basics import store_attr
-from .core import warn, unwrap_model, first_sample, check_context
+from .core import warn, unwrap_model, first_sample, check_context, renamed_args
 from .schedules import agp, check_sparsity, check_fit_plan, Plan
 from .weights import mark_pruned, is_input_major
 from .criteria import LayerState, get_criterion
@@ -38,7 +38,7 @@ __all__ = ['resolve_layers', 'default_ignored', 'call_model', 'Conv1DPruner', 'a
 # %% ../nbs/22_structural.ipynb #61e576cf
 def _as_list(x): return [] if x is None else list(x) if isinstance(x, (list, tuple, set)) else [x]
 
-def resolve_layers(model: nn.Module, layers, arg: str = 'ignored_layers') -> list[nn.Module]:
+def resolve_layers(model: nn.Module, layers, arg: str = 'exclude') -> list[nn.Module]:
     "Module instances of `model` given as instances or names (a type such as `nn.Linear` is refused, not silently dropped)"
     mods, out = dict(model.named_modules()), []
     for l in _as_list(layers):
@@ -525,11 +525,11 @@ def group_scores(group, criteria='large_final', names: dict | None = None, gener
     return total / weights
 
 # %% ../nbs/22_structural.ipynb #45a9360d
-def check_pruning(speedup, criteria, context, max_fraction, round_to):
-    "Raise `ValueError` naming the argument if a structural pruning plan cannot work: `speedup` ≥ 1, a known `context` and `criteria`, `max_fraction` in (0, 1), `round_to` a positive int or None"
+def check_pruning(speedup, criteria, context, max_layer_sparsity, round_to):
+    "Raise `ValueError` naming the argument if a structural pruning plan cannot work: `speedup` ≥ 1, a known `context` and `criteria`, `max_layer_sparsity` in (0, 1), `round_to` a positive int or None"
     if not speedup >= 1: raise ValueError(f"speedup={speedup}: must be ≥ 1 (base MACs ÷ pruned MACs)")
     check_context(context)
-    if not 0 < max_fraction < 1: raise ValueError(f"max_fraction={max_fraction}: the most of a group's channels that may go, in (0, 1)")
+    if not 0 < max_layer_sparsity < 1: raise ValueError(f"max_layer_sparsity={max_layer_sparsity}: the most of a group's channels that may go, in (0, 1)")
     if round_to is not None and (not isinstance(round_to, int) or round_to < 1): raise ValueError(f"round_to={round_to!r}: a positive int or None")
     if criteria != 'bn_scale': get_criterion(criteria)
 
@@ -554,9 +554,10 @@ def _probe_units(n: int) -> list[int]:
 
 class StructuralPruner:
     "The channel groups of `model` from one Torch-Pruning `DependencyGraph`: list, score, mask and remove them; with `heads`, attention loses whole heads instead of head width; `check` tries every group on a copy first"
-    def __init__(self, model: nn.Module, example_inputs, ignored_layers=None, seed: int = 0, heads: bool = False, check: bool = True):
+    @renamed_args(ignored_layers='exclude')
+    def __init__(self, model: nn.Module, example_inputs, exclude=None, seed: int = 0, heads: bool = False, check: bool = True):
         self.model, self.example_inputs, self.heads = model, _plain(example_inputs), heads
-        self.ignored = default_ignored(model) if ignored_layers is None else resolve_layers(model, ignored_layers)
+        self.ignored = default_ignored(model) if exclude is None else resolve_layers(model, exclude)
         self.DG = build_graph(model, example_inputs, heads)
         self.names = {m: n for n, m in model.named_modules()}
         self.generator = torch.Generator().manual_seed(seed)
@@ -810,13 +811,14 @@ class StructuralPruner:
         return macs
 
     # -- planning
-    def plan(self, fraction, criteria='large_final', context='local', max_fraction=0.9, round_to=None) -> dict:
+    @renamed_args(max_fraction='max_layer_sparsity')
+    def plan(self, fraction, criteria='large_final', context='local', max_layer_sparsity=0.9, round_to=None) -> dict:
         "Channels to remove for `fraction` (under 'local' also a dict of one per group) of the current units (channels; head positions or heads; places in convolution groups), lowest scores first, per group ('local') or across groups ('global')"
         sc = self.scores(criteria)
         us = {n: self.units(n) for n in self.roots}
         usc = {n: sc[n][u].mean(1) for n, u in us.items()}                  # a unit scores the mean of its channels
         cur = {n: len(u) for n, u in us.items()}
-        room = {n: c - max(1, math.ceil((1 - max_fraction) * self.initial_units[n])) for n, c in cur.items()}
+        room = {n: c - max(1, math.ceil((1 - max_layer_sparsity) * self.initial_units[n])) for n, c in cur.items()}
         if context == 'local': n_rm = {n: max(0, min(round((fraction[n] if isinstance(fraction, dict) else fraction) * c), room[n])) for n, c in cur.items()}
         else:
             names = list(cur)
@@ -833,17 +835,18 @@ class StructuralPruner:
                 n_rm[n] = max(0, min(c - keep, room[n]))
         return {n: sorted(us[n][torch.argsort(usc[n], stable=True)[:k]].reshape(-1).tolist()) for n, k in n_rm.items() if k > 0}
 
-    def prune_to(self, speedup: float, criteria='large_final', context='local', max_fraction=0.9, round_to=None,
+    @renamed_args(max_fraction='max_layer_sparsity')
+    def prune_to(self, speedup: float, criteria='large_final', context='local', max_layer_sparsity=0.9, round_to=None,
                  opt=None, max_iters: int = 50) -> float:
         "Remove channels, a fraction at a time, until base MACs ÷ MACs ≥ `speedup`; returns the speed-up reached"
-        check_pruning(speedup, criteria, context, max_fraction, round_to)
+        check_pruning(speedup, criteria, context, max_layer_sparsity, round_to)
         target, macs, floor = self.base_macs / speedup, self.macs(), 0.0
         for _ in range(max_iters):
             if macs <= target: return self.base_macs / macs
             frac = min(0.5, max(1 - math.sqrt(target / macs), floor))   # MACs fall about quadratically with the channels
-            todo = self.plan(frac, criteria, context, max_fraction, round_to)
+            todo = self.plan(frac, criteria, context, max_layer_sparsity, round_to)
             if not todo:
-                if frac >= 0.5: raise RuntimeError(f"speedup={speedup} cannot be reached: every group is at its ceiling max_fraction={max_fraction} "
+                if frac >= 0.5: raise RuntimeError(f"speedup={speedup} cannot be reached: every group is at its ceiling max_layer_sparsity={max_layer_sparsity} "
                                                    f"(reached {self.base_macs / macs:.2f}×)")
                 floor = min(0.5, 2 * frac + 0.01); continue
             new = self._round(todo, opt)
@@ -869,22 +872,24 @@ class StructuralPruner:
         cur = {n: len(self.units(n)) for n in self.roots}
         return 1 - sum(cur.values()) / sum(self.initial_units[n] for n in cur)
 
-    def prune_to_sparsity(self, sparsity: float, criteria='large_final', context='local', max_fraction=0.9, round_to=None, opt=None) -> float:
-        "Remove units, lowest scores first, until `sparsity` of those this pruner started with are gone: in each group ('local') or over all groups ('global'), within the ceilings `max_fraction`; returns `channel_sparsity()`"
-        check_sparsity('sparsity', sparsity); check_pruning(1.0, criteria, context, max_fraction, round_to)
+    @renamed_args(max_fraction='max_layer_sparsity')
+    def prune_to_sparsity(self, sparsity: float, criteria='large_final', context='local', max_layer_sparsity=0.9, round_to=None, opt=None) -> float:
+        "Remove units, lowest scores first, until `sparsity` of those this pruner started with are gone: in each group ('local') or over all groups ('global'), within the ceilings `max_layer_sparsity`; returns `channel_sparsity()`"
+        check_sparsity('sparsity', sparsity); check_pruning(1.0, criteria, context, max_layer_sparsity, round_to)
         cur = {n: len(self.units(n)) for n in self.roots}
         gone = {n: self.initial_units[n] - c for n, c in cur.items()}
         if context == 'local': frac = {n: max(0, round(sparsity * self.initial_units[n]) - gone[n]) / c for n, c in cur.items()}
         else: frac = max(0, round(sparsity * sum(self.initial_units[n] for n in cur)) - sum(gone.values())) / sum(cur.values())
-        if todo := self.plan(frac, criteria, context, max_fraction, round_to): self._round(todo, opt)
+        if todo := self.plan(frac, criteria, context, max_layer_sparsity, round_to): self._round(todo, opt)
         return self.channel_sparsity()
 
-    def check_target(self, speedup: float, criteria='large_final', context='local', max_fraction=0.9, round_to=None):
+    @renamed_args(max_fraction='max_layer_sparsity')
+    def check_target(self, speedup: float, criteria='large_final', context='local', max_layer_sparsity=0.9, round_to=None):
         "Prune a copy of the model to `speedup` and raise a `ValueError` if that fails, before anything is cut (a loss-aware `criteria` is stood in for by 'large_final': a copy has no statistics); groups the copy set aside are set aside here too"
         trial = self._clone()
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            try: trial.prune_to(speedup, 'bn_scale' if criteria == 'bn_scale' else 'large_final', context, max_fraction, round_to)
+            try: trial.prune_to(speedup, 'bn_scale' if criteria == 'bn_scale' else 'large_final', context, max_layer_sparsity, round_to)
             except Exception as e:
                 raise ValueError(f"speedup={speedup}: pruning a copy of the model to the target fails, so nothing is cut: {type(e).__name__}: {e}") from e
         for n in set(trial.skipped) - set(self.skipped): self._skip(n, trial.skipped[n])
@@ -894,24 +899,25 @@ def _pname(holders, p):
     return f"{type(h[0][0]).__name__}.{h[0][1]}" if h else 'a parameter'
 
 # %% ../nbs/22_structural.ipynb #929a6b64
+@renamed_args(max_fraction='max_layer_sparsity', ignored_layers='exclude')
 def prune_to_speedup(model: nn.Module, example_inputs, speedup: float = 2.0, steps: int = 1, criteria='large_final', context='local',
-                     max_fraction: float = 0.9, ignored_layers=None, round_to: int | None = None, dataloader=None, loss_func=None,
+                     max_layer_sparsity: float = 0.9, exclude=None, round_to: int | None = None, dataloader=None, loss_func=None,
                      n_batches: int = 8, heads: bool = False, opt=None, learn=None) -> StructuralPruner:
     """Remove channels of `model` in `steps` steps (each to an intermediate target) until base MACs ÷ MACs ≥ `speedup`; a loss-aware `criteria` (taylor, fisher) reads `n_batches` of `dataloader` through `loss_func` before each step; `heads`: attention loses whole heads instead of head width.
     A target out of reach is refused (`ValueError`) before anything is cut. Removal makes new parameters: `opt` (a torch or fastai optimizer) or `learn` (a fastai `Learner`, whose `opt` is used) is re-pointed at them, its state sliced; an optimizer built before the prune and not passed holds stale parameters (the removed ones) and does not train the model."""
-    check_pruning(speedup, criteria, context, max_fraction, round_to)
+    check_pruning(speedup, criteria, context, max_layer_sparsity, round_to)
     if not isinstance(steps, int) or steps < 1: raise ValueError(f"steps={steps!r}: a positive int")
     if learn is not None:
         if opt is not None: raise ValueError("opt and learn: give one (learn's optimizer is learn.opt)")
         if unwrap_model(learn.model) is not model: raise ValueError("learn: its model is not `model`")
         opt = learn.opt                                              # None before the first fit: fastai builds it from the pruned model
-    p = StructuralPruner(model, example_inputs, ignored_layers, heads=heads)
+    p = StructuralPruner(model, example_inputs, exclude, heads=heads)
     if criteria != 'bn_scale' and p.track(criteria) is not None and (dataloader is None or loss_func is None):
         raise ValueError(f"criteria={criteria!r} reads gradient statistics: give a dataloader and a loss_func(pred, *targets) to collect them")
-    p.check_target(speedup, criteria, context, max_fraction, round_to)
+    p.check_target(speedup, criteria, context, max_layer_sparsity, round_to)
     for k in range(1, steps + 1):
         if p.stats is not None: p.stats.reset(); p.calibrate(dataloader, n_batches, loss_func)
-        p.prune_to(speedup ** (k / steps), criteria, context, max_fraction, round_to, opt=opt)
+        p.prune_to(speedup ** (k / steps), criteria, context, max_layer_sparsity, round_to, opt=opt)
     return p
 
 # %% ../nbs/22_structural.ipynb #747cd53c
@@ -961,3 +967,12 @@ def load_pruned(path, model: nn.Module, example_inputs=None) -> nn.Module:
     _sync_widths(model)
     model.load_state_dict(d['state_dict'])
     return model
+
+# %% ../nbs/22_structural.ipynb #54f483ff
+def __getattr__(name: str):
+    "The old home of `PruneCallback`: it resolves to `sparsify.prune.PruneCallback` with a `DeprecationWarning` (loaded on first use: `prune` is a room above this one)"
+    if name == 'PruneCallback':
+        warnings.warn("sparsify.structural.PruneCallback is now sparsify.prune.PruneCallback; the old import will be removed in the next release",
+                      DeprecationWarning, stacklevel=2)
+        return importlib.import_module('sparsify.prune').PruneCallback
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -109,7 +109,7 @@ def test_sweep(tmp_path):
     (['train', '--data', '/nonexistent'], ['--data /nonexistent: not a folder']),
     (['prune', '--speedup', '0.5'], ['--speedup 0.5: must be > 1']),
     (['prune', '--speedup', '1'], ['--speedup 1: must be > 1']),
-    (['prune', '--speedup', '500'], ['--speedup 500', 'cannot be reached', 'max_fraction=0.9']),
+    (['prune', '--speedup', '500'], ['--speedup 500', 'cannot be reached', 'max_layer_sparsity=0.9']),
     (['prune', '--steps', '0'], ['--steps 0: must be >= 1']),
     (['prune', '--arch', 'resnet9000'], ['--arch resnet9000: not a torchvision classification architecture']),
 ])
