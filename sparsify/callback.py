@@ -16,7 +16,7 @@ from .criteria import get_criterion, large_final
 from .stats import STATS, check_decay
 from .granularity import get_granularity
 from .schedules import agp, check_fit_plan, check_sparsity, Plan, Schedule
-from .sparsifier import Sparsifier, scan_layers
+from .sparsifier import Sparsifier, scan_layers, check_round_to
 from .engine import builds_engine
 from .report import sparsity_report, format_report
 from .planned import PlannedCallback
@@ -54,13 +54,14 @@ class SparsifyCallback(PlannedCallback):
     def __init__(self, sparsity=None, granularity='weight', context: str = 'local', criteria=large_final, schedule=agp,
                  start=None, end=None, initial_sparsity=None, update_every=None, layer_type=None, exclude=None,
                  min_layer_sparsity=None, max_layer_sparsity=None, include_frozen: bool = False, seed: int = 0,
-                 verbose: bool = True, compression_ratio=None, stats_decay=None):
+                 verbose: bool = True, compression_ratio=None, stats_decay=None, round_to: int | None = None):
         super().__init__()
         if granularity == 'dependency':                            # by name, as every granularity; Torch-Pruning is imported only when asked for
             from sparsify.groups import DependencyGroups
             granularity = DependencyGroups()
         granularity, criteria = get_granularity(granularity), get_criterion(criteria)
         check_context(context)
+        round_to = check_round_to(round_to, granularity)          # a whole multiple of groups kept per layer
         schedule = check_fit_plan(schedule, start, end, initial_sparsity, update_every)
         sparsity = resolve_target(sparsity, compression_ratio, granularity, schedule, context)
         lowest = min(sparsity.values(), default=0.0) if isinstance(sparsity, dict) else sparsity
@@ -171,7 +172,7 @@ class SparsifyCallback(PlannedCallback):
     def _new_sparsifier(self, model: nn.Module, xb=None) -> Sparsifier:
         kw = dict(context=self.context, criteria=self.criteria, layer_type=self.layer_type, exclude=self.exclude,
                   min_layer_sparsity=self.min_layer_sparsity, max_layer_sparsity=self.max_layer_sparsity,
-                  seed=self.seed, include_frozen=self.include_frozen, stats_decay=self.stats_decay)
+                  seed=self.seed, include_frozen=self.include_frozen, stats_decay=self.stats_decay, round_to=self.round_to)
         if builds_engine(self.granularity): return self.granularity.sparsifier(model, None if xb is None else first_sample(xb), **kw)
         return Sparsifier(model, granularity=self.granularity, **kw)
 
@@ -207,7 +208,7 @@ class SparsifyCallback(PlannedCallback):
         "A callback that keeps `sparsifier`'s masks through a fit and prunes nothing more (fine-tuning after `Sparsifier.sparsify`, training a lottery ticket): pruned weights stay zero after every step; the `sparsity` column, the report and the end-of-epoch marks as for any fit"
         cb = cls(0.0, schedule='one_shot', verbose=verbose)
         cb.granularity, cb.context, cb.criteria = sparsifier.granularity, sparsifier.context, sparsifier.criteria
-        cb.sparsifier, cb.held = sparsifier, True
+        cb.sparsifier, cb.held, cb.round_to = sparsifier, True, sparsifier.round_to
         return cb
 
     def plot_schedule(self, ax=None):

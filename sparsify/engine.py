@@ -20,6 +20,7 @@ __all__ = ['MaskEngine', 'builds_engine']
 class MaskEngine(ABC):
     "The contract of a mask engine: nested keep-masks over `model`'s layers to a target that is a fraction of `unit`, applied to the weights and counted from them"
     unit: str = 'weights'     # what a target is a fraction of, and what `achieved` counts: 'weights' or 'channels'
+    round_to: int | None = None   # every layer (dependency group) keeps a multiple of round_to groups (units), or all of them; None: any number
 
     @abstractmethod
     def sparsify(self, sparsity, floor_scale: float = 1.0, mark: bool = True) -> MaskEngine:

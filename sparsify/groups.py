@@ -17,7 +17,7 @@ from .criteria import LayerState, get_criterion, large_final
 from .stats import Statistics, STATS, check_decay
 from .schedules import check_sparsity
 from .select import count_true, count_zeros
-from .sparsifier import round_half_down
+from .sparsifier import round_half_down, round_kept, check_round_to
 from .engine import MaskEngine
 from .core import CONTEXTS, check_context, per_layer, check_fraction
 from .weights import is_input_major
@@ -93,7 +93,7 @@ class GroupSparsifier(MaskEngine):
     granularity = DependencyGroups()
     def __init__(self, model: nn.Module, example_inputs, context: str = 'local', criteria=large_final, ignored_layers=None,
                  exclude=None, min_layer_sparsity=None, max_layer_sparsity=None, seed: int = 0, include_frozen: bool = False,
-                 stats_decay=None, layer_type=None, heads: bool = False):
+                 stats_decay=None, layer_type=None, heads: bool = False, round_to: int | None = None):
         if example_inputs is None:
             raise ValueError("example_inputs=None: dependency groups come from tracing the model; give example inputs (e.g. one batch of the "
                              "dataloader), or let SparsifyCallback take them from the first training batch")
@@ -105,6 +105,7 @@ class GroupSparsifier(MaskEngine):
             raise ValueError("min_layer_sparsity/max_layer_sparsity bound groups under context='global'; under 'local' every group gets the target")
         if isinstance(seed, bool) or not isinstance(seed, int): raise ValueError(f"seed={seed!r}: must be an integer (it seeds the random criterion)")
         self.model, self.context, self.criteria, self.heads = model, context, get_criterion(criteria), heads
+        self.round_to = check_round_to(round_to, self.granularity)         # every group keeps a multiple of round_to units
         ignored = list(resolve_layers(model, ignored_layers)) if ignored_layers is not None else default_ignored(model)
         ignored += resolve_layers(model, exclude, 'exclude')
         try: self.pruner = StructuralPruner(model, example_inputs, ignored, seed, heads=heads)
@@ -160,7 +161,7 @@ class GroupSparsifier(MaskEngine):
         return _ties_in([(m, pn) for m, pn, *_ in group_slices(g)], holders)
 
     def __repr__(self):
-        return f"GroupSparsifier({len(self.groups)} groups, {sum(c for c, _ in self.groups.values())} channels, context={self.context!r}, criteria={self.criteria!r})"
+        return f"GroupSparsifier({len(self.groups)} groups, {sum(c for c, _ in self.groups.values())} channels, context={self.context!r}, criteria={self.criteria!r}" + (f", round_to={self.round_to}" if self.round_to else '') + ")"
 
     def fits(self, model: nn.Module) -> bool:
         "Is this still `model` as traced (no parameter replaced since, e.g. by a removal)?"
@@ -222,7 +223,7 @@ class GroupSparsifier(MaskEngine):
             self.generator.set_state(state)
 
     def sparsify(self, sparsity, floor_scale: float = 1.0, mark: bool = True) -> GroupSparsifier:
-        "Prune the lowest-scoring units (channels; in attention the same place in every head, or whole heads) to `sparsity` (a fraction of units: of each group under 'local', of all under 'global'), nested in the pruned ones, and apply the masks; `mark`: write them as -0.0 (`mark_pruned`)"
+        "Prune the lowest-scoring units (channels; in attention the same place in every head, or whole heads) to `sparsity` (a fraction of units: of each group under 'local', of all under 'global'), nested in the pruned ones, each group keeping a multiple of `round_to` units if given (`round_kept`), and apply the masks; `mark`: write them as -0.0 (`mark_pruned`)"
         with torch.no_grad():
             targets = self.layer_targets(sparsity)
             us = self.units
@@ -231,12 +232,13 @@ class GroupSparsifier(MaskEngine):
             if self.context == 'local':
                 for n, s in sc.items():
                     c, pruned = s.numel(), int(dead[n].sum())
-                    k = max(min(round_half_down(targets[n] * c), c - 1), pruned)
+                    k = round_kept(c, pruned, max(min(round_half_down(targets[n] * c), c - 1), pruned), self.round_to, hi=c - 1)
                     if k > pruned: self.keep[n][us[n][s.argsort(stable=True)[:k]].reshape(-1)] = False
                 total = sum(targets[n] * c for n, (c, _) in self.groups.items()) / sum(c for c, _ in self.groups.values())
             else:
-                total = targets[next(iter(targets))]
+                total, before = targets[next(iter(targets))], {n: k.clone() for n, k in self.keep.items()}
                 self._global(sc, dead, total, floor_scale)
+                if (self.round_to or 1) > 1: self._round_global(sc, dead, before, floor_scale)
             self.target, self.targets = total, ({n: None for n in self.groups} if self.context == 'global' else targets)
             self._build_masks()
             self.apply_masks()
@@ -263,6 +265,17 @@ class GroupSparsifier(MaskEngine):
             idx = c.nonzero().squeeze(1)
             prune[idx[v[idx].argsort(stable=True)[:rest]]] = True
         for n, p in zip(names, prune.split([x.numel() for x in norm])): self.keep[n][self.units[n][p].reshape(-1)] = False
+
+    def _round_global(self, sc, dead, before, floor_scale):
+        "Each group's count of pruned units after `_global` moved by `round_kept` (a multiple of `round_to` units kept, within the group's bounds where it can): its lowest-scoring units, nested in those pruned `before`"
+        b = self._bounds(floor_scale)
+        for n, s in sc.items():
+            u, pruned = self.units[n], int(dead[n].sum())
+            now = int((~self.keep[n])[u].any(1).sum())
+            to = round_kept(len(u), pruned, now, self.round_to, *b[n])
+            if to == now: continue
+            self.keep[n] = before[n].clone()
+            self.keep[n][u[s.argsort(stable=True)[:to]].reshape(-1)] = False
 
     def _build_masks(self):
         "Keep-masks of every parameter slice the pruned channels touch, by parameter name (each broadcasts against its parameter)"

@@ -6,7 +6,7 @@ Docs: https://sparsify-dev.github.io/fastai-sparsify/sparsifier.html.md"""
 
 # %% ../nbs/21_sparsifier.ipynb #5d8402e9
 from __future__ import annotations
-import math, re
+import math, numbers, re
 from contextlib import nullcontext
 import torch
 from torch import nn, Tensor
@@ -21,8 +21,8 @@ from .select import keep_lowest, count_true, count_zeros
 from .engine import MaskEngine
 
 # %% auto #0
-__all__ = ['DEFAULT_LAYERS', 'round_half_down', 'nearest_counts', 'raise_to_inf', 'near_bounds', 'scan_layers', 'find_layers',
-           'Sparsifier']
+__all__ = ['DEFAULT_LAYERS', 'round_half_down', 'nearest_counts', 'raise_to_inf', 'near_bounds', 'check_round_to', 'round_kept',
+           'scan_layers', 'find_layers', 'Sparsifier']
 
 # %% ../nbs/21_sparsifier.ipynb #bd87802e
 def round_half_down(x: float) -> int:
@@ -78,6 +78,37 @@ def near_bounds(scores: list[Tensor], alive: list[Tensor | None], sizes: list[in
     err = 4 * torch.sqrt(c_hi.clamp(min=1) * (1 - c_hi / m).clamp(min=1 / m)) + 2    # per tensor, in samples
     pred_lo, pred_hi = ((c_lo - err) * per).clamp(min=0), (c_hi + err) * per
     return ([i for i in range(len(n)) if lo[i] > 0 and pred_lo[i] <= lo[i]], [i for i in range(len(n)) if hi[i] < n[i] and pred_hi[i] >= hi[i]])
+
+# %% ../nbs/21_sparsifier.ipynb #c9e78ef5
+def check_round_to(round_to, granularity=None) -> int | None:
+    "`round_to` as an int if it is None or a positive whole number that means something for `granularity` (whole groups: not 'weight', not N:M), else a `ValueError` naming it"
+    if round_to is None: return None
+    if isinstance(round_to, bool) or not isinstance(round_to, numbers.Integral) or round_to < 1:
+        raise ValueError(f"round_to={round_to!r}: must be a positive whole number (every layer keeps a multiple of round_to groups) or None")
+    g = None if granularity is None else get_granularity(granularity)
+    if round_to > 1 and g is not None and (g.within or g.name == 'weight'):
+        why = 'keeps N of every M weights, a pattern with no count of groups to round' if g.within else 'prunes single weights, not whole groups'
+        raise ValueError(f"round_to={round_to}: granularity {g.name!r} {why}; round_to needs a granularity of whole groups "
+                         "('filter', 'channel', 'row', 'column', 'kernel', 'block:RxC', 'dependency')")
+    return int(round_to)
+
+# %% ../nbs/21_sparsifier.ipynb #0e4ee6c0
+def round_kept(n_groups: int, pruned: int, k: int, round_to: int | None, lo: int = 0, hi: int | None = None) -> int:
+    """Groups to prune instead of `k` (of `n_groups`, `pruned` of them already) so that the groups kept are a multiple of `round_to`, or all of them:
+    the multiple nearest the `n_groups - k` asked for (a tie: more kept), never more than the groups still alive (masks stay nested: a count that
+    would need a pruned group back rounds down), within the floor `lo` and ceiling `hi` (groups pruned) where a multiple lies between them, and
+    never none while `k` leaves some (a layer with fewer than `round_to` groups alive, some pruned, keeps them)"""
+    if not round_to or round_to == 1: return k
+    r, alive, want = round_to, n_groups - pruned, n_groups - k
+    def kept(a, b):                                   # the candidates in [a, b]: the multiples of r nearest `want` and the ends, all groups while none is pruned
+        c = {x for x in (want // r * r, -(-want // r) * r, -(-a // r) * r, b // r * r) if a <= x <= b}
+        if pruned == 0 and a <= n_groups <= b: c.add(n_groups)
+        if want > 0: c.discard(0)
+        return c
+    hi = n_groups if hi is None else hi
+    c = kept(max(n_groups - hi, 0), min(n_groups - lo, alive)) or kept(0, alive)     # the bounds where they can hold
+    if not c: return pruned
+    return n_groups - min(c, key=lambda x: (abs(x - want), -x))
 
 # %% ../nbs/21_sparsifier.ipynb #70956f69
 DEFAULT_LAYERS = LINEAR_LAYERS + CONV_LAYERS + CONV_TRANSPOSE_LAYERS + (nn.MultiheadAttention, nn.RNNBase)
@@ -171,8 +202,9 @@ class Sparsifier(MaskEngine):
     unit = 'weights'
     def __init__(self, model: nn.Module, granularity='weight', context: str = 'local', criteria=large_final,
                  layer_type=None, exclude=None, min_layer_sparsity=None, max_layer_sparsity=None, seed: int = 0,
-                 include_frozen: bool = False, stats_decay=None):
+                 include_frozen: bool = False, stats_decay=None, round_to: int | None = None):
         self.model, self.granularity, self.criteria = model, get_granularity(granularity), get_criterion(criteria)
+        self.round_to = check_round_to(round_to, self.granularity)     # every layer keeps a multiple of round_to groups
         check_context(context)
         if self.granularity.within and context == 'global':
             raise ValueError(f"granularity {self.granularity.name!r} fixes the pattern inside every group of {self.granularity.within}; "
@@ -203,7 +235,7 @@ class Sparsifier(MaskEngine):
 
     def __repr__(self):
         return (f"Sparsifier({len(self.layers)} layers, granularity={self.granularity!r}, context={self.context!r}, "
-                f"criteria={self.criteria!r})")
+                f"criteria={self.criteria!r}" + (f", round_to={self.round_to}" if self.round_to else '') + ")")
 
     def _scores(self, name: str) -> Tensor:
         "The criterion's scores for layer `name`, checked: the weight's shape, floating point, no NaN"
@@ -292,7 +324,7 @@ class Sparsifier(MaskEngine):
             keep = torch.ones_like(gs, dtype=torch.bool)
             keep.scatter_(1, low.indices[:, :z], False)
             return keep
-        k = max(round_half_down(s * gs.numel()), pruned)
+        k = round_kept(gs.numel(), pruned, max(round_half_down(s * gs.numel()), pruned), self.round_to)
         if k == pruned: return None
         return keep_lowest([gs], k, alive=[alive])[0]
 
@@ -336,6 +368,16 @@ class Sparsifier(MaskEngine):
         counts = nearest_counts(gs, sizes, s * total, alive)
         return [None if c == p else keep_lowest([x], c, alive=[a])[0] for x, c, p, a in zip(gs, counts, pruned, alive)], counts
 
+    def _round_global(self, keeps: dict, live: dict, floor_scale: float, held=()) -> dict:
+        "The global keep-masks with each layer's count of pruned groups moved by `round_kept` (a multiple of `round_to` kept, within its bounds where it can), the layer's lowest-scoring groups"
+        out = {}
+        for (n, k), (n_groups, _, lo, hi) in zip(keeps.items(), self._group_bounds(floor_scale)):
+            gs, pruned, alive = live[n]
+            now = pruned if k is None else gs.numel() - count_true(k.reshape(-1))
+            to = now if n in held else round_kept(n_groups, pruned, now, self.round_to, lo, hi)
+            out[n] = k if to == now else None if to == pruned else keep_lowest([gs], to, alive=[alive])[0]
+        return out
+
     def sparsify(self, sparsity, floor_scale: float = 1.0, mark: bool = True) -> Sparsifier:
         "Recompute the masks for `sparsity` (a fraction, or a per-layer dict under 'local'), nested in the current ones, and apply them; floors are scaled by `floor_scale`; `mark`: write the pruned weights as -0.0 (`mark_pruned`; a training loop may leave that to its rest points)"
         with torch.no_grad():
@@ -349,7 +391,9 @@ class Sparsifier(MaskEngine):
             self._warn_blind(held)
             numel = {n: m.weight.numel() for n, m in self.layers.items()}
             target = sum(t * numel[n] for n, t in targets.items()) / sum(numel.values()) if isinstance(sparsity, dict) else targets[next(iter(targets))]
-            if self.context == 'global': keeps = self._global_keep(live, target, floor_scale, held)
+            if self.context == 'global':
+                keeps = self._global_keep(live, target, floor_scale, held)
+                if (self.round_to or 1) > 1: keeps = self._round_global(keeps, live, floor_scale, held)
             else: keeps = {n: None if n in held else self._local_keep(n, *live[n], t) for n, t in targets.items()}
             del live                                             # scores freed before the masks are applied: their memory is reused
             for n, k in keeps.items():
