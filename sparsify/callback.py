@@ -19,7 +19,7 @@ from .schedules import agp, check_fit_plan, check_sparsity, Plan, Schedule
 from .sparsifier import Sparsifier, scan_layers, check_round_to
 from .engine import builds_engine
 from .report import sparsity_report, format_report
-from .planned import PlannedCallback
+from .planned import PlannedCallback, Update
 
 # %% auto #0
 __all__ = ['resolve_target', 'SparsifyCallback']
@@ -119,7 +119,7 @@ class SparsifyCallback(PlannedCallback):
         if self.active and self.started: self.sparsifier.apply_masks()
 
     def update(self, step, at=None) -> bool:
-        "Recompute the masks if the plan's target at `step` differs from the last one (nested in the current ones), log `(step, target, achieved)` and tell the callbacks that listen; True if it recomputed them"
+        "Recompute the masks if the plan's target at `step` differs from the last one (nested in the current ones), log an `Update(step, target, achieved)` (fractions of `unit`) and tell the callbacks that listen; True if it recomputed them"
         tgt = self.plan.target(self.sparsity, step)
         if tgt == self._target: return False
         shown = step if at is None else at
@@ -131,7 +131,7 @@ class SparsifyCallback(PlannedCallback):
                 self.sparsifier.sparsify(tgt, floor_scale=min(1.0, self.plan.progress(step)), mark=False)   # marked at the end of the epoch
                 if st is not None: st.after_update()                            # a new window, unless the criterion's statistics cover the whole fit
             self._target = tgt
-            self.history.append((shown, _mean(tgt), self.sparsifier.achieved()))
+            self.history.append(Update(shown, _mean(tgt), self.sparsifier.achieved()))
         return True
 
     def _attach_sparsifier(self, xb=None):

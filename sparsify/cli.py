@@ -27,7 +27,7 @@ with warnings.catch_warnings():   # importing fastai warns that `torch.jit.scrip
     from sparsify.report import format_report, plot_accuracy_vs_sparsity
     from sparsify.data import digits_tensors, mnist_sample_tensors, tensor_dls, small_cnn
     from sparsify.measure import compression_report, format_compression, plot_compression
-    from sparsify.structural import prune_to_speedup, save_pruned
+    from sparsify.structural import StructuralPruner, prune_to_speedup, save_pruned
     from sparsify.prune import PruneCallback
 
 # %% auto #0
@@ -128,7 +128,9 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser('prune', parents=[common], formatter_class=_HelpFormatter,
                        epilog=f'criteria (--criteria NAME keeps the channels with the highest scores;\n{PRUNE_HELP}):\n' + criteria_help(PRUNE_CRITERIA),
                        help='remove channels while training, to a MACs speed-up target; save the smaller model and the report')
-    r.add_argument('--speedup', type=float, default=2.0, help='target: dense MACs ÷ pruned MACs, > 1')
+    r.add_argument('--speedup', type=float, help='target: dense MACs ÷ pruned MACs, > 1 (default: 2, unless --sparsity)')
+    r.add_argument('--sparsity', type=float, help='target instead of --speedup: the fraction of the channels removed, in (0, 1)')
+    r.add_argument('--schedule', default='agp', choices=[s for s in SCHEDULES if s != 'dsd'], help='how the prunes ramp up over the first half of training')
     r.add_argument('--steps', type=int, default=4, help='prunes, spread over the first half of training (fine-tuning in between and after)')
     r.add_argument('--criteria', default='large_final', metavar='NAME', help='how channels are ranked (lowest go first): one of the criteria listed below')
     r.add_argument('--context', default='local', choices=['local', 'global'],
@@ -258,10 +260,15 @@ def _wanted(args, g) -> list[float | None]:
     except ValueError: raise CLIError(f"--sparsities {args.sparsities}: expected comma-separated numbers like 0.5,0.9") from None
 
 def check_prune(args, model: nn.Module, dls) -> float:
-    "Prune a copy of `model` to `--speedup` in one go: a target out of reach, or a model Torch-Pruning cannot handle, fails now"
-    try: prune_to_speedup(copy.deepcopy(model).cpu(), dls.one_batch()[0][:1].cpu(), args.speedup, 1, args.criteria, args.context)
-    except (RuntimeError, ValueError) as e: raise CLIError(f"--speedup {args.speedup:g}: {e}") from None
-    return args.speedup
+    "Prune a copy of `model` to the target in one go: a target out of reach, or a model Torch-Pruning cannot handle, fails now"
+    x = dls.one_batch()[0][:1].cpu()
+    try:
+        if args.sparsity is None: prune_to_speedup(copy.deepcopy(model).cpu(), x, args.speedup, 1, args.criteria, args.context)
+        else: StructuralPruner(copy.deepcopy(model).cpu(), x).prune_to_sparsity(args.sparsity, args.criteria, args.context)
+    except (RuntimeError, ValueError) as e: raise CLIError(f"{_prune_target(args)}: {e}") from None
+    return args.speedup if args.sparsity is None else args.sparsity
+
+def _prune_target(args) -> str: return f"--speedup {args.speedup:g}" if args.sparsity is None else f"--sparsity {args.sparsity:g}"
 
 def set_threads(args):
     "Torch's CPU threads: `--threads`, else `$OMP_NUM_THREADS`, else 1 for the small CNN (a model that small gains little from more, and one thread keeps its pace on a busy machine) and every core for `--arch`"
@@ -276,8 +283,14 @@ def prepare(args) -> list[float]:
     for opt in ('epochs', 'bs', 'size', 'steps', 'threads'):
         if (v := getattr(args, opt, None)) is not None and v < 1: raise CLIError(f"--{opt.replace('_', '-')} {v}: must be >= 1")
     if args.lr is not None and not args.lr > 0: raise CLIError(f"--lr {args.lr}: must be > 0")
-    if args.command == 'prune' and not args.speedup > 1:
-        raise CLIError(f"--speedup {args.speedup:g}: must be > 1 (dense MACs ÷ pruned MACs, e.g. 2 for half the MACs)")
+    if args.command == 'prune':
+        if args.speedup is not None and args.sparsity is not None:
+            raise CLIError(f"--speedup {args.speedup:g} and --sparsity {args.sparsity:g}: give one target, the MACs speed-up or the fraction of channels removed")
+        if args.speedup is None and args.sparsity is None: args.speedup = 2.0
+        if args.speedup is not None and not args.speedup > 1:
+            raise CLIError(f"--speedup {args.speedup:g}: must be > 1 (dense MACs ÷ pruned MACs, e.g. 2 for half the MACs)")
+        if args.sparsity is not None and not 0 < args.sparsity < 1:
+            raise CLIError(f"--sparsity {args.sparsity:g}: the fraction of the channels removed, in (0, 1)")
     offered = PRUNE_CRITERIA if args.command == 'prune' else list(CRITERIA)
     if args.criteria not in offered:
         raise CLIError(f"--criteria {args.criteria}: unknown; use one of {', '.join(offered)} (sparsify {args.command} --help explains each)")
@@ -365,10 +378,11 @@ def train_one(args, sparsity=None, quiet=False):
     return learn, cb, correct_on_valid(learn)
 
 def prune_one(args, quiet=False):
-    "Train from `--seed` with a `PruneCallback` to `--speedup`; return the Learner, the callback, the model before pruning and `correct_on_valid`"
+    "Train from `--seed` with a `PruneCallback` to `--speedup` or `--sparsity`; return the Learner, the callback, the model before pruning and `correct_on_valid`"
     learn = _learner(args)
     dense = copy.deepcopy(learn.model)
-    cb = PruneCallback(args.speedup, args.steps, end=0.5, criteria=args.criteria, context=args.context, schedule='lin', verbose=False)
+    cb = PruneCallback(speedup=args.speedup, sparsity=args.sparsity, steps=args.steps, end=0.5, criteria=args.criteria, context=args.context,
+                       schedule=args.schedule, verbose=False)
     run_training(args, learn, [cb], quiet)
     return learn, cb, dense, correct_on_valid(learn)
 
@@ -474,7 +488,8 @@ def cmd_prune(args, targets):
     "Train the dense baseline (unless `--no-baseline`), then train while pruning to `--speedup`; print and save the compression report and the model"
     print(f'sparsify prune: {_describe(args)}')
     dense_right, dense = (None, None) if args.no_baseline else _dense(args)
-    print(f'pruned: {args.speedup:g}x fewer MACs, {args.steps} step{"s" * (args.steps > 1)}, {args.criteria} {args.context}' + ('' if args.quiet else ':'))
+    target = f'{args.speedup:g}x fewer MACs' if args.sparsity is None else f'{args.sparsity:.0%} of the channels'
+    print(f'pruned: {target}, {args.steps} step{"s" * (args.steps > 1)}, {args.criteria} {args.context} {args.schedule}' + ('' if args.quiet else ':'))
     learn, cb, init, right = prune_one(args)
     if rank_distrib() > 0: return   # under torchrun: rank 0 measures, prints and writes
     cpu = lambda m: copy.deepcopy(m).cpu()   # CPU latency, wherever it trained

@@ -147,6 +147,6 @@ def get_granularity(spec) -> Granularity:
         if spec in granularities: return granularities[spec]
         if m := re.fullmatch(r'(\d+):(\d+)', spec): return NM(int(m[1]), int(m[2]))
         if m := re.fullmatch(r'block:(\d+)x(\d+)', spec): return Block(int(m[1]), int(m[2]))
-        raise ValueError(f"granularity={spec!r} is unknown; use one of {list(granularities)}, 'N:M' (e.g. '2:4') or 'block:RxC' (e.g. 'block:4x4')")
+        raise ValueError(f"granularity={spec!r} is unknown; use one of {list(granularities)}, 'N:M' (e.g. '2:4'), 'block:RxC' (e.g. 'block:4x4') or, in the callbacks, 'dependency' (channels coupled across layers)")
     if callable(spec): return DimGranularity(getattr(spec, '__name__', 'custom'), spec)
     raise TypeError(f"granularity must be a name, a Granularity or a function module -> kept dims; got {type(spec).__name__}")

@@ -8,6 +8,7 @@ Docs: https://sparsify-dev.github.io/fastai-sparsify/planned.html.md"""
 from __future__ import annotations
 import math
 from contextlib import contextmanager
+from typing import NamedTuple
 from fastai.callback.core import Callback
 from fastai.callback.schedule import LRFinder
 from fastai.callback.training import GradientAccumulation
@@ -18,9 +19,15 @@ from .core import unwrap_model
 from .stats import remove_stat_hooks
 
 # %% auto #0
-__all__ = ['PlannedCallback']
+__all__ = ['Update', 'PlannedCallback']
 
 # %% ../nbs/40_planned.ipynb #a8044f3d
+class Update(NamedTuple):
+    "One update of a technique's plan, as its `history` keeps it: the training step, the target and what the weights showed right after, both fractions of the technique's `unit`"
+    step: int
+    target: float
+    achieved: float
+
 class PlannedCallback(Callback):
     "Base of every technique that acts at planned steps of a fit: one step clock, the fit's `Plan`, training statistics, `before/after_mask_update` hooks, a report column, and `finish` after every other callback's `after_fit`"
     run_valid = False

@@ -19,12 +19,20 @@ from .stats import GRAD_STATS
 from .measure import compression_report, format_compression
 from .structural import StructuralPruner, check_pruning, rewrap_ddp
 from .planned import PlannedCallback
+from typing import NamedTuple
 from .callback import SparsifyCallback
 
 # %% auto #0
-__all__ = ['PruneCallback']
+__all__ = ['PruneUpdate', 'PruneCallback']
 
 # %% ../nbs/51_prune.ipynb #4034a0ef
+class PruneUpdate(NamedTuple):
+    "One prune in `PruneCallback.history`: the training step, the target (in `PruneCallback.target_unit`: a fraction of the channels, or a MACs speed-up), the fraction of the channels removed after it (`achieved`) and the MACs speed-up reached"
+    step: int
+    target: float
+    achieved: float
+    speedup: float
+
 class PruneCallback(PlannedCallback):
     "Remove channels while training, on a plan like every other technique: to `speedup`× fewer MACs, or until `sparsity` of the channels (units of the dependency groups) are removed; `schedule` over the window [`start`, `end`] (fractions of training), a prune every `update_every` steps (by default at most `steps` prunes in the window, on a grid of whole steps); `heads`: attention loses whole heads instead of head width"
     _stateattrs = ('pruner', 'dense', '_metric', '_guards')   # not pickled by learn.export(): a traced graph does not pickle; the next fit traces again
@@ -71,6 +79,11 @@ class PruneCallback(PlannedCallback):
 
     unit = 'channels'
 
+    @property
+    def target_unit(self) -> str:
+        "What `target` and the targets in `history` count: `'channels'` (a fraction of them) for `sparsity`, `'× fewer MACs'` for `speedup`"
+        return 'channels' if self.sparsity is not None else '× fewer MACs'
+
     def achieved(self) -> float:
         "The fraction of the channels (units of the dependency groups) removed so far"
         return float('nan') if self.pruner is None else self.pruner.channel_sparsity()
@@ -102,10 +115,18 @@ class PruneCallback(PlannedCallback):
         "The target at `progress` through the plan: `sparsity × progress` of the channels, or `speedup ** progress` fewer MACs"
         return self.sparsity * progress if self.sparsity is not None else self.speedup ** progress
 
+    def reached_already(self, target: float) -> bool:
+        "Does the model already meet `target` (in each group under 'local', overall under 'global', in MACs for `speedup`)? Then an update removes nothing"
+        p = self.pruner
+        if self.sparsity is None: return p.speedup() >= target
+        if self.context == 'global': return p.channel_sparsity() >= target
+        return all(p.initial_units[n] - len(p.units(n)) >= round(target * p.initial_units[n]) for n in p.roots)
+
     def update(self, step, at=None):
         "When the plan's target moves, remove channels to it (for real), re-point the optimizer and rebuild a `DistributedDataParallel` wrapper; callbacks with `before_mask_update`/`after_mask_update` are called around the removal"
         if (prog := self.plan.progress(step)) <= self.reached: return
-        shown = step if at is None else at
+        p, shown = self.pruner, step if at is None else at
+        if self.reached_already(self.target(prog)): self.reached = prog; return   # a later fit, a reloaded Learner: nothing to remove, nothing to announce
         with self.mask_update(shown):
             self.reached, self.done = prog, self.done + 1
             p, kw = self.pruner, dict(criteria=self.criteria, context=self.context, max_layer_sparsity=self.max_layer_sparsity, round_to=self.round_to, opt=self.learn.opt)
@@ -115,7 +136,7 @@ class PruneCallback(PlannedCallback):
             except RuntimeError as e:                                          # nothing half-cut (a failed cut is undone): train on
                 warn(f"PruneCallback: the prune at step {shown} stopped at {p.speedup():.2f}× fewer MACs: {e}")
                 self.reached = 1.0
-            self.history.append((shown, self.target(prog), p.channel_sparsity(), p.speedup()))
+            self.history.append(PruneUpdate(shown, self.target(prog), p.channel_sparsity(), p.speedup()))
             for cb in self.learn.cbs:                                           # a checkpoint of the larger model no longer loads: the next epoch is the best so far
                 if isinstance(cb, SaveModelCallback): cb.best = float('inf') if cb.comp == np.less else -float('inf')
             if p.stats is not None: p.stats.after_update()                     # a new window: the steps since this prune

@@ -59,7 +59,7 @@ def _positive(name, v, integer=False):
 class RegularizeCallback(PlannedCallback):
     "Add the gradient of a sparsity-inducing penalty (`kind` in `REGULARIZERS`) to `.grad` before each optimizer step, its coefficient following a plan up to `strength`"
     order = 8                                                  # after GradientAccumulation (6) decides to step, before MixedPrecision (10) steps
-    _stateattrs = ('sparsifier', 'groups', '_metric', '_guards')   # not pickled by learn.export(): a traced graph does not pickle; the next fit builds them again
+    _stateattrs = ('sparsifier', 'group_sparsifier', '_metric', '_guards')   # not pickled by learn.export(): a traced graph does not pickle; the next fit builds them again
     def __init__(self, kind: str, strength: float, granularity=None, schedule=None, start=None, end=None, update_every: int | None = None,
                  layer_type=None, exclude=None, sparsity: float | None = None, context: str | None = None, criteria=None,
                  delta: float | None = None, eps: float = 1e-8, seed: int = 0, warmup=None, warmup_fn=None):
@@ -88,9 +88,11 @@ class RegularizeCallback(PlannedCallback):
         if kind == 'growing':
             if schedule is not None and get_schedule(schedule) is not lin:
                 raise ValueError(f"schedule={schedule!r} has no meaning for kind='growing': its strength grows linearly, by delta every update_every steps (or to strength at end)")
-            if (delta is None) == (end is None):
+            if delta is None and end is None:
                 raise ValueError("kind='growing' needs delta (the step by which the strength grows every update_every steps, e.g. strength / 100) "
-                                 "or end (where the growth reaches strength), not both")
+                                 "or end (where the growth reaches strength)")
+            if delta is not None and end is not None:
+                raise ValueError(f"delta={delta!r} and end={end!r}: kind='growing' grows by delta every update_every steps, or reaches strength at end; give one, not both")
             if delta is not None: _positive('delta', delta)
             update_every = _positive('update_every', 10 if update_every is None else update_every, integer=True)
             sparsity = check_sparsity('sparsity', 0.5 if sparsity is None else sparsity)
@@ -120,11 +122,11 @@ class RegularizeCallback(PlannedCallback):
 
     def _init_state(self):
         super()._init_state()
-        self.sparsifier = self.groups = None
+        self.sparsifier = self.group_sparsifier = None
 
     def setup(self):
         "Find the layers to regularize (dependency groups are traced on the first training batch)"
-        self.sparsifier, self.layers, self.groups, self.chosen = None, {}, None, None
+        self.sparsifier, self.layers, self.group_sparsifier, self.chosen = None, {}, None, None
         if self.kind != 'growing' and not builds_engine(self.granularity): self.layers = find_layers(unwrap_model(self.learn.model), self.granularity, self.layer_type, self.exclude, include_frozen=True)   # a frozen weight has no .grad: left alone at each step
 
     def plan_for(self, n_steps: int) -> Plan:
@@ -136,10 +138,13 @@ class RegularizeCallback(PlannedCallback):
     def begin(self):
         "For 'growing', build the Sparsifier that chooses the groups once every `before_fit` has run: a data-parallel wrapper (order 11) has synchronised the weights a criterion may keep as initial ones"
         self.history = []
-        if self.kind == 'growing' and self.sparsifier is None and not builds_engine(self.granularity):
-            self.sparsifier = Sparsifier(unwrap_model(self.learn.model), self.granularity, self.context, self.criteria, self.layer_type,
-                                         self.exclude, seed=self.seed, include_frozen=True)
-            self.layers = self.sparsifier.layers
+        if self.kind == 'growing' and self.sparsifier is None and not builds_engine(self.granularity): self._new_sparsifier()
+
+    def _new_sparsifier(self):
+        self.sparsifier = Sparsifier(unwrap_model(self.learn.model), self.granularity, self.context, self.criteria, self.layer_type,
+                                     self.exclude, seed=self.seed, include_frozen=True)
+        self.layers, self.chosen = self.sparsifier.layers, None
+        self.shapes = {n: m.weight.shape for n, m in self.layers.items()}
 
     def strength_at(self, step: int) -> float:
         "The coefficient $\\lambda_t$ at training step `step` of the current (or last) fit, read from its `plan`"
@@ -153,16 +158,18 @@ class RegularizeCallback(PlannedCallback):
         "Before training step `step`: its coefficient; over dependency groups, trace the model (at the first step, again if a removal replaced layers)"
         if step == math.inf: return                                        # nothing to apply after the last step
         self.lam = self.strength_at(step)
+        if self.sparsifier is not None and any(m.weight.shape != self.shapes[n] for n, m in self.layers.items()):
+            self._new_sparsifier()                                          # a removal (PruneCallback) cut these layers: choose again on what is left
         if builds_engine(self.granularity):
             model = unwrap_model(self.learn.model)
-            if self.groups is None or not self.groups.fits(model):
+            if self.group_sparsifier is None or not self.group_sparsifier.fits(model):
                 kw = dict(context=self.context, criteria=self.criteria, seed=self.seed) if self.kind == 'growing' else {}
-                self.groups = self.granularity.sparsifier(model, first_sample(self.learn.xb), exclude=self.exclude, **kw)
-                self.layers, self.chosen = self.groups.layers, None
+                self.group_sparsifier = self.granularity.sparsifier(model, first_sample(self.learn.xb), exclude=self.exclude, **kw)
+                self.layers, self.chosen = self.group_sparsifier.layers, None
 
     def choose(self) -> dict[str, Tensor]:
         "Per layer, a bool tensor (broadcasting against the weight) of the groups a pruning at `sparsity` would remove now; over dependency groups, per group (by root layer name) a bool per channel"
-        if self.groups is not None: return self.groups.would_prune(self.sparsity)
+        if self.group_sparsifier is not None: return self.group_sparsifier.would_prune(self.sparsity)
         with torch.no_grad():   # the sparsifier decides exactly as the pruning will, on the weights it then restores
             saved = {n: m.weight.clone() for n, m in self.layers.items()}
             self.sparsifier.sparsify(self.sparsity)
@@ -185,9 +192,9 @@ class RegularizeCallback(PlannedCallback):
         if self.kind == 'growing' and self.chosen is None: self.chosen = self.choose()
         scaler = getattr(self.learn, 'scaler', None)            # MixedPrecision: .grad is still scaled here
         if scaler is not None and scaler.is_enabled(): lam *= scaler.get_scale()
-        if self.groups is not None:
-            if self.kind == 'growing': return self.groups.add_growing_grad(self.chosen, lam)
-            return self.groups.add_group_lasso_grad(lam, self.eps)
+        if self.group_sparsifier is not None:
+            if self.kind == 'growing': return self.group_sparsifier.add_growing_grad(self.chosen, lam)
+            return self.group_sparsifier.add_group_lasso_grad(lam, self.eps)
         with torch.no_grad():
             for n, m in self.layers.items():
                 if m.weight.grad is not None and (self.chosen is None or n in self.chosen):

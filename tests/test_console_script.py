@@ -111,6 +111,9 @@ def test_sweep(tmp_path):
     (['prune', '--speedup', '1'], ['--speedup 1: must be > 1']),
     (['prune', '--speedup', '500'], ['--speedup 500', 'cannot be reached', 'max_layer_sparsity=0.9']),
     (['prune', '--steps', '0'], ['--steps 0: must be >= 1']),
+    (['prune', '--speedup', '2', '--sparsity', '0.3'], ['--speedup 2 and --sparsity 0.3: give one target']),
+    (['prune', '--sparsity', '1.5'], ['--sparsity 1.5: the fraction of the channels removed, in (0, 1)']),
+    (['prune', '--schedule', 'dsd'], ["argument --schedule: invalid choice: 'dsd'"]),
     (['prune', '--arch', 'resnet9000'], ['--arch resnet9000: not a torchvision classification architecture']),
 ])
 def test_bad_options_fail_before_training(args, wanted, tmp_path):
@@ -153,6 +156,20 @@ def test_prune_default(tmp_path):
         hits = sum(int((model(x).argmax(1) == y).sum()) for x, y in zip(xs, ys))
     assert f'{100 * hits / sum(len(y) for y in ys):.2f}' == f'{pruned:.2f}', (hits, r.stdout)   # the saved model is the one reported
     assert set(d) >= {'state_dict', 'pruning_history'}
+
+
+def test_prune_sparsity(tmp_path):
+    "`sparsify prune --sparsity 0.4`: 40% of every conv's channels removed (counted in the saved model), on the schedule asked for"
+    import torch
+    from torch import nn
+    from sparsify.data import small_cnn
+    from sparsify.structural import load_pruned
+    r = sparsify('prune', '--sparsity', '0.4', '--schedule', 'lin', '--epochs', 1, '--steps', 2, '--no-baseline', '--quiet', '--out', tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'pruned: 40% of the channels, 2 steps, large_final local lin' in r.stdout, r.stdout
+    model = load_pruned(tmp_path / 'pruned.pth', small_cnn(1, 10, (16, 32, 64)))
+    convs = [m.out_channels for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert convs == [c - round(0.4 * c) for c in (16, 32, 64)], convs
 
 
 def test_prune_image_folder(tmp_path):
