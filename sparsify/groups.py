@@ -19,7 +19,7 @@ from .schedules import check_sparsity
 from .select import count_true, count_zeros
 from .sparsifier import round_half_down, round_kept, check_round_to
 from .engine import MaskEngine
-from .core import CONTEXTS, check_context, per_layer, check_fraction
+from .core import CONTEXTS, check_context, per_layer, check_fraction, renamed_args
 from .weights import is_input_major
 from .structural import StructuralPruner, group_scores, group_slices, default_ignored, resolve_layers, group_refusal
 
@@ -32,8 +32,9 @@ class DependencyGroups(Granularity):
     "Torch-Pruning's dependency groups as a granularity: one unit is a channel with every tensor slice coupled to it (producers' rows and biases, BatchNorm γ and β, consumers' input slices); in attention the same place in every head, or with `heads` a whole head"
     name = 'dependency'
     spans_layers = True                 # it builds its own engine (`builds_engine`): `sparsifier(model, example_inputs, **kwargs)`
-    def __init__(self, example_inputs=None, ignored_layers=None, heads: bool = False):
-        self.example_inputs, self.ignored_layers, self.heads = example_inputs, ignored_layers, heads
+    @renamed_args(ignored_layers='exclude')
+    def __init__(self, example_inputs=None, exclude=None, heads: bool = False):
+        self.example_inputs, self.exclude, self.heads = example_inputs, exclude, heads   # exclude: None leaves the model's classifier alone (`default_ignored`)
     def check(self, module, name): pass
     def group_scores(self, scores, module):
         raise TypeError("DependencyGroups spans several layers: its groups are scored by `GroupSparsifier`, not layer by layer")
@@ -42,7 +43,7 @@ class DependencyGroups(Granularity):
     def sparsifier(self, model: nn.Module, example_inputs=None, **kwargs) -> GroupSparsifier:
         "A `GroupSparsifier` of `model` on this granularity (example inputs: the ones given here, else `example_inputs`)"
         x = self.example_inputs if self.example_inputs is not None else example_inputs
-        sp = GroupSparsifier(model, x, ignored_layers=self.ignored_layers, heads=getattr(self, 'heads', False), **kwargs)
+        sp = GroupSparsifier(model, x, ignored_layers=self.exclude, heads=getattr(self, 'heads', False), **kwargs)   # a callback's own exclude comes in kwargs, added to these
         sp.granularity = self
         return sp
     def __repr__(self): return self.name
@@ -106,7 +107,7 @@ class GroupSparsifier(MaskEngine):
         if isinstance(seed, bool) or not isinstance(seed, int): raise ValueError(f"seed={seed!r}: must be an integer (it seeds the random criterion)")
         self.model, self.context, self.criteria, self.heads = model, context, get_criterion(criteria), heads
         self.round_to = check_round_to(round_to, self.granularity)         # every group keeps a multiple of round_to units
-        ignored = list(resolve_layers(model, ignored_layers)) if ignored_layers is not None else default_ignored(model)
+        ignored = list(resolve_layers(model, ignored_layers, 'ignored_layers')) if ignored_layers is not None else default_ignored(model)
         ignored += resolve_layers(model, exclude, 'exclude')
         try: self.pruner = StructuralPruner(model, example_inputs, ignored, seed, heads=heads)
         except ValueError: raise
@@ -440,10 +441,11 @@ class GroupSparsifier(MaskEngine):
 
 
 # %% ../nbs/23_groups.ipynb #23a56ed8
-def remove_zeroed(model: nn.Module, example_inputs, ignored_layers=None, opt=None, heads: bool = False) -> StructuralPruner:
+@renamed_args(ignored_layers='exclude')
+def remove_zeroed(model: nn.Module, example_inputs, exclude=None, opt=None, heads: bool = False) -> StructuralPruner:
     "Remove every unit (channel; same place in every head, or with `heads` whole head) whose whole dependency group slice is exactly zero (one zero unit stays in a group that has no other); tied weights stay tied (else a `RuntimeError` names them); re-point `opt` if given; returns the `StructuralPruner` (history for `save_pruned`, MACs)"
     ties = [hs for hs in _holders(model).values() if len(hs) > 1]
-    p = StructuralPruner(model, example_inputs, ignored_layers, heads=heads)
+    p = StructuralPruner(model, example_inputs, exclude, heads=heads)
     with torch.no_grad():
         for n in list(p.roots):
             g, sl = _slices(p, n)
