@@ -8,6 +8,7 @@ Docs: https://sparsify-dev.github.io/fastai-sparsify/prune.html.md"""
 from __future__ import annotations
 import copy, warnings
 import numpy as np
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from fastcore.basics import store_attr
 from fastai.torch_core import rank_distrib, to_cpu
@@ -157,8 +158,10 @@ class PruneCallback(PlannedCallback):
                                    f"{'' if self.speedup is None else '×'}")
         if self.verbose and rank_distrib() == 0:   # one line, from the first process of a data-parallel run
             p = self.pruner
-            print(f"PruneCallback: channels {p.channel_sparsity():.1%} removed, MACs {p.base_macs:,} → {p.macs():,} ({p.speedup():.2f}×), "
-                  f"params {p.base_params:,} → {sum(q.numel() for q in self.learn.model.parameters()):,}")
+            outs = lambda m: sum(l.out_channels if isinstance(l, nn.modules.conv._ConvNd) else l.out_features for l in m.modules() if isinstance(l, (nn.modules.conv._ConvNd, nn.Linear)))
+            print(f"PruneCallback: {p.channel_sparsity():.1%} of the channels (units of the dependency groups) removed, "
+                  f"{1 - outs(unwrap_model(self.learn.model)) / outs(self.dense):.1%} of the conv and linear output channels counted layer by layer; "
+                  f"MACs {p.base_macs:,} → {p.macs():,} ({p.speedup():.2f}×), params {p.base_params:,} → {sum(q.numel() for q in self.learn.model.parameters()):,}")
             self.report = compression_report(self.dense, copy.deepcopy(unwrap_model(self.learn.model)).cpu(), to_cpu(p.example_inputs))
             print(format_compression(self.report))
 
